@@ -1,0 +1,1 @@
+"""Thin adapters from Temporal activities to the docbatch domain."""

@@ -1,0 +1,74 @@
+"""Activities of the parent workflow: job status, paging with dedup, cancellation."""
+
+from __future__ import annotations
+
+from temporalio import activity
+
+from docbatch.messages import (
+    CancelJobItemsInput,
+    CancelJobItemsOutput,
+    JobSnapshot,
+    ListPageInput,
+    ListPageOutput,
+    SetJobStatusInput,
+    StartJobInput,
+    StartJobOutput,
+)
+from docbatch.models import JobStatus
+from docbatch.settings import Settings
+from docbatch.store import Store
+
+
+class BatchActivities:
+    """Store operations of a batch job, each idempotent so retries are harmless."""
+
+    def __init__(self, store: Store, settings: Settings) -> None:
+        self._store = store
+        self._settings = settings
+
+    @activity.defn
+    async def start_job(self, request: StartJobInput) -> StartJobOutput:
+        """Mark the job running and return its shape (total, page size, threshold)."""
+        shape = await self._store.start_job(
+            request.job_id, default_timeout_seconds=self._settings.default_job_timeout_seconds
+        )
+        return shape.model_copy(
+            update={"max_concurrent_children": self._settings.max_concurrent_children}
+        )
+
+    @activity.defn
+    async def list_page(self, request: ListPageInput) -> ListPageOutput:
+        """Write the next page of items, skip those needing no work, return the rest."""
+        page = await self._store.list_page(
+            request.job_id, cursor=request.cursor, limit=request.limit
+        )
+        activity.logger.debug(
+            "listed %d items of job %s: %d to process, %d skipped",
+            page.listed,
+            request.job_id,
+            len(page.item_ids),
+            page.skipped,
+        )
+        return page
+
+    @activity.defn
+    async def set_job_status(self, request: SetJobStatusInput) -> JobSnapshot:
+        """Move the job to a status unless it already ended; return status and counts."""
+        await self._store.set_job_status(
+            request.job_id, request.status, error_message=request.error_message
+        )
+        job = await self._store.get_job(request.job_id)
+        return JobSnapshot(
+            status=JobStatus(job.status),
+            total=job.total_items,
+            completed=job.completed_items,
+            failed=job.failed_items,
+            skipped=job.skipped_items,
+            cancelled=job.cancelled_items,
+        )
+
+    @activity.defn
+    async def cancel_job_items(self, request: CancelJobItemsInput) -> CancelJobItemsOutput:
+        """Cancel every item of the job that has not ended, including unlisted ones."""
+        cancelled = await self._store.cancel_open_items(request.job_id, reason=request.reason)
+        return CancelJobItemsOutput(cancelled=cancelled)

@@ -1,0 +1,3 @@
+"""docbatch: durable batch document processing on Temporal."""
+
+__version__ = "0.1.0"

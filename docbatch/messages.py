@@ -1,0 +1,169 @@
+"""Inputs and outputs of the workflows and activities (one model each, ids not payloads).
+
+These travel through Temporal with the pydantic data converter. They carry only ids,
+cursors and counters: job configs stay in the store, so workflow histories stay small
+and free of secrets.
+"""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, Field
+
+from docbatch.models import ItemStatus, JobStatus
+
+
+class ParentState(BaseModel):
+    """What a parent run hands to the next one at continue-as-new."""
+
+    cursor: int = 0
+    """Ordinal of the last item listed; the next page starts after it."""
+    total: int = 0
+    completed: int = 0
+    failed: int = 0
+    skipped: int = 0
+    cancelled: int = 0
+    page_size: int = 100
+    continue_as_new_threshold: int = 100
+    max_concurrent_children: int = 100
+    timeout_seconds: float = 600.0
+    runs: int = 1
+
+
+class BatchParentInput(BaseModel):
+    """Input of ``BatchParentWorkflow``: the job id, plus the state after a continue-as-new."""
+
+    job_id: str
+    state: ParentState | None = None
+
+
+class BatchParentResult(BaseModel):
+    """Final counts of a batch job."""
+
+    job_id: str
+    status: JobStatus
+    total: int
+    completed: int
+    failed: int
+    skipped: int
+    cancelled: int
+    runs: int
+
+
+class Progress(BaseModel):
+    """Answer of the parent's progress query."""
+
+    job_id: str
+    status: JobStatus
+    total: int
+    completed: int
+    failed: int
+    skipped: int
+    cancelled: int
+    in_flight: int
+    percentage: float = Field(ge=0, le=100)
+    run: int
+
+
+class CancelRequest(BaseModel):
+    """Argument of the ``cancel`` signal and Update."""
+
+    reason: str | None = None
+
+
+class CancelResult(BaseModel):
+    """Answer of the cancel Update, once every item is terminal."""
+
+    job_id: str
+    status: JobStatus
+    processed_items: int
+
+
+class StartJobInput(BaseModel):
+    """Mark a job running and snapshot what it covers."""
+
+    job_id: str
+
+
+class StartJobOutput(BaseModel):
+    """The job's shape, read once at the start of the first run."""
+
+    total: int
+    page_size: int
+    continue_as_new_threshold: int
+    max_concurrent_children: int = 100
+    timeout_seconds: float
+    already_terminal: JobStatus | None = None
+
+
+class ListPageInput(BaseModel):
+    """List the next page of a job's items after ``cursor``."""
+
+    job_id: str
+    cursor: int
+    limit: int = Field(gt=0)
+
+
+class ListPageOutput(BaseModel):
+    """Items of the page that need a child workflow, and what the page skipped."""
+
+    item_ids: list[str]
+    skipped: int
+    listed: int
+    next_cursor: int
+    exhausted: bool
+
+
+class SetJobStatusInput(BaseModel):
+    """Move a job to a new status (guarded: a terminal job never changes)."""
+
+    job_id: str
+    status: JobStatus
+    error_message: str | None = None
+
+
+class JobSnapshot(BaseModel):
+    """A job's status and item counts as the store has them."""
+
+    status: JobStatus
+    total: int
+    completed: int
+    failed: int
+    skipped: int
+    cancelled: int
+
+
+class CancelJobItemsInput(BaseModel):
+    """Mark every item of the job that is not terminal as cancelled."""
+
+    job_id: str
+    reason: str | None = None
+
+
+class CancelJobItemsOutput(BaseModel):
+    """How many items the cancellation touched."""
+
+    cancelled: int
+
+
+class ItemInput(BaseModel):
+    """Input of ``BatchItemWorkflow`` and its activities."""
+
+    job_id: str
+    item_id: str
+    timeout_seconds: float = 600.0
+
+
+class ItemFailureInput(BaseModel):
+    """Record that an item failed (after the engine activity gave up)."""
+
+    job_id: str
+    item_id: str
+    error_message: str
+
+
+class ItemOutcome(BaseModel):
+    """Final status of one item."""
+
+    item_id: str
+    status: ItemStatus
+    error_message: str | None = None

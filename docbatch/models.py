@@ -1,0 +1,648 @@
+"""The domain and wire models of docbatch (pydantic v2), in one module.
+
+Field names, enums and response shapes copy the reference *beta batch processing* API
+(``shared/reference/``) so that its clients work against docbatch unchanged. Request
+models forbid unknown fields so a typo is an error that names the field, never a
+setting silently ignored.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import datetime
+from enum import StrEnum
+from typing import Annotated, Any, Generic, Literal, TypeVar
+
+from pydantic import (
+    AliasChoices,
+    BaseModel,
+    ConfigDict,
+    Discriminator,
+    Field,
+    Tag,
+    TypeAdapter,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+T = TypeVar("T")
+
+# --------------------------------------------------------------------------- enums
+
+
+class JobType(StrEnum):
+    """Type of processing operation."""
+
+    PARSE = "parse"
+    EXTRACT = "extract"
+    CLASSIFY = "classify"
+
+
+class JobStatus(StrEnum):
+    """Status of a batch job: pending → running → dispatched → completed/failed/cancelled."""
+
+    PENDING = "pending"
+    RUNNING = "running"
+    DISPATCHED = "dispatched"
+    COMPLETED = "completed"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+    @property
+    def is_terminal(self) -> bool:
+        """Whether the job has ended and can change no more."""
+        return self in TERMINAL_JOB_STATUSES
+
+
+TERMINAL_JOB_STATUSES = frozenset({JobStatus.COMPLETED, JobStatus.FAILED, JobStatus.CANCELLED})
+
+
+class ItemStatus(StrEnum):
+    """Processing status of one item of a batch job."""
+
+    PENDING = "pending"
+    PROCESSING = "processing"
+    COMPLETED = "completed"
+    FAILED = "failed"
+    SKIPPED = "skipped"
+    CANCELLED = "cancelled"
+
+    @property
+    def is_terminal(self) -> bool:
+        """Whether the item has reached its final status."""
+        return self in TERMINAL_ITEM_STATUSES
+
+
+TERMINAL_ITEM_STATUSES = frozenset(
+    {ItemStatus.COMPLETED, ItemStatus.FAILED, ItemStatus.SKIPPED, ItemStatus.CANCELLED}
+)
+
+
+class SkipReason(StrEnum):
+    """Why an item was skipped without a child workflow."""
+
+    ALREADY_PROCESSED = "already_processed"
+    SIZE_LIMIT_EXCEEDED = "size_limit_exceeded"
+
+
+class ClassifyMode(StrEnum):
+    """Classification mode."""
+
+    FAST = "FAST"
+    MULTIMODAL = "MULTIMODAL"
+
+
+class ParsingMode(StrEnum):
+    """Mode of parsing to be used."""
+
+    PARSE_PAGE_WITHOUT_LLM = "parse_page_without_llm"
+    PARSE_PAGE_WITH_LLM = "parse_page_with_llm"
+    PARSE_PAGE_WITH_LVM = "parse_page_with_lvm"
+    PARSE_PAGE_WITH_AGENT = "parse_page_with_agent"
+    PARSE_PAGE_WITH_LAYOUT_AGENT = "parse_page_with_layout_agent"
+    PARSE_DOCUMENT_WITH_LLM = "parse_document_with_llm"
+    PARSE_DOCUMENT_WITH_LVM = "parse_document_with_lvm"
+    PARSE_DOCUMENT_WITH_AGENT = "parse_document_with_agent"
+
+
+class FailPageMode(StrEnum):
+    """What replaces a page that failed to parse."""
+
+    RAW_TEXT = "raw_text"
+    BLANK_PAGE = "blank_page"
+    ERROR_MESSAGE = "error_message"
+
+
+Priority = Literal["low", "medium", "high", "critical"]
+ImageToSave = Literal["screenshot", "embedded", "layout"]
+ParsingLanguage = Literal[
+    "af", "az", "bs", "cs", "cy", "da", "de", "en", "es", "et", "fr", "ga", "hr", "hu",
+    "id", "is", "it", "ku", "la", "lt", "lv", "mi", "ms", "mt", "nl", "no", "oc", "pi",
+    "pl", "pt", "ro", "rs_latin", "sk", "sl", "sq", "sv", "sw", "tl", "tr", "uz", "vi",
+    "ar", "fa", "ug", "ur", "bn", "as", "mni", "ru", "rs_cyrillic", "be", "bg", "uk",
+    "mn", "abq", "ady", "kbd", "ava", "dar", "inh", "che", "lbe", "lez", "tab", "tjk",
+    "hi", "mr", "ne", "bh", "mai", "ang", "bho", "mah", "sck", "new", "gom", "sa", "bgc",
+    "th", "ch_sim", "ch_tra", "ja", "ko", "ta", "te", "kn",
+]  # fmt: skip
+WebhookEvent = Literal[
+    "extract.pending", "extract.success", "extract.error", "extract.partial_success",
+    "extract.cancelled", "parse.pending", "parse.running", "parse.success", "parse.error",
+    "parse.partial_success", "parse.cancelled", "classify.pending", "classify.running",
+    "classify.success", "classify.error", "classify.partial_success", "classify.cancelled",
+    "sheets.pending", "sheets.success", "sheets.error", "sheets.partial_success",
+    "sheets.cancelled", "unmapped_event",
+]  # fmt: skip
+
+
+# ------------------------------------------------------------------- job configs
+
+
+class _Request(BaseModel):
+    """Base of request models: unknown fields are errors, not silently dropped."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+
+class WebhookConfiguration(_Request):
+    """An outbound webhook endpoint notified on job status changes."""
+
+    webhook_url: str | None = None
+    webhook_events: list[WebhookEvent] | None = None
+    webhook_headers: dict[str, str] | None = None
+    webhook_output_format: Literal["string", "json"] | None = None
+
+
+class ParseParameters(_Request):
+    """Generic parse configuration applied to every file of a batch (reference names)."""
+
+    adaptive_long_table: bool | None = None
+    aggressive_table_extraction: bool | None = None
+    annotate_links: bool | None = None
+    auto_mode: bool | None = None
+    auto_mode_configuration_json: str | None = None
+    auto_mode_trigger_on_image_in_page: bool | None = None
+    auto_mode_trigger_on_regexp_in_page: str | None = None
+    auto_mode_trigger_on_table_in_page: bool | None = None
+    auto_mode_trigger_on_text_in_page: str | None = None
+    azure_openai_api_version: str | None = None
+    azure_openai_deployment_name: str | None = None
+    azure_openai_endpoint: str | None = None
+    azure_openai_key: str | None = None
+    bbox_bottom: float | None = None
+    bbox_left: float | None = None
+    bbox_right: float | None = None
+    bbox_top: float | None = None
+    bounding_box: str | None = None
+    compact_markdown_table: bool | None = None
+    complemental_formatting_instruction: str | None = None
+    content_guideline_instruction: str | None = None
+    continuous_mode: bool | None = None
+    custom_metadata: dict[str, Any] | None = None
+    disable_image_extraction: bool | None = None
+    disable_ocr: bool | None = None
+    disable_reconstruction: bool | None = None
+    do_not_cache: bool | None = None
+    do_not_unroll_columns: bool | None = None
+    enable_cost_optimizer: bool | None = None
+    extract_charts: bool | None = None
+    extract_layout: bool | None = None
+    extract_printed_page_number: bool | None = None
+    fast_mode: bool | None = None
+    formatting_instruction: str | None = None
+    gpt4o_api_key: str | None = None
+    gpt4o_mode: bool | None = None
+    guess_xlsx_sheet_name: bool | None = None
+    hide_footers: bool | None = None
+    hide_headers: bool | None = None
+    high_res_ocr: bool | None = None
+    html_make_all_elements_visible: bool | None = None
+    html_remove_fixed_elements: bool | None = None
+    html_remove_navigation_elements: bool | None = None
+    http_proxy: str | None = None
+    ignore_document_elements_for_layout_detection: bool | None = None
+    images_to_save: list[ImageToSave] | None = None
+    inline_images_in_markdown: bool | None = None
+    input_s3_path: str | None = None
+    input_s3_region: str | None = None
+    input_url: str | None = None
+    internal_is_screenshot_job: bool | None = None
+    invalidate_cache: bool | None = None
+    is_formatting_instruction: bool | None = None
+    job_timeout_extra_time_per_page_in_seconds: float | None = None
+    job_timeout_in_seconds: float | None = None
+    keep_page_separator_when_merging_tables: bool | None = None
+    lang: str | None = None
+    languages: list[ParsingLanguage] | None = None
+    layout_aware: bool | None = None
+    line_level_bounding_box: bool | None = None
+    markdown_table_multiline_header_separator: str | None = None
+    max_pages: int | None = None
+    max_pages_enforced: int | None = None
+    merge_tables_across_pages_in_markdown: bool | None = None
+    model: str | None = None
+    outlined_table_extraction: bool | None = None
+    output_bucket: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("outputBucket", "output_bucket"),
+        serialization_alias="outputBucket",
+    )
+    output_pdf_of_document: bool | None = None
+    output_s3_path_prefix: str | None = None
+    output_s3_region: str | None = None
+    output_tables_as_html: bool | None = Field(
+        default=None,
+        validation_alias=AliasChoices("output_tables_as_HTML", "output_tables_as_html"),
+        serialization_alias="output_tables_as_HTML",
+    )
+    page_error_tolerance: float | None = None
+    page_footer_prefix: str | None = None
+    page_footer_suffix: str | None = None
+    page_header_prefix: str | None = None
+    page_header_suffix: str | None = None
+    page_prefix: str | None = None
+    page_separator: str | None = None
+    page_suffix: str | None = None
+    parse_mode: ParsingMode | None = None
+    parsing_instruction: str | None = None
+    pipeline_id: str | None = None
+    precise_bounding_box: bool | None = None
+    premium_mode: bool | None = None
+    presentation_out_of_bounds_content: bool | None = None
+    presentation_skip_embedded_data: bool | None = None
+    preserve_layout_alignment_across_pages: bool | None = None
+    preserve_very_small_text: bool | None = None
+    preset: str | None = None
+    priority: Priority | None = None
+    project_id: str | None = None
+    remove_hidden_text: bool | None = None
+    replace_failed_page_mode: FailPageMode | None = None
+    replace_failed_page_with_error_message_prefix: str | None = None
+    replace_failed_page_with_error_message_suffix: str | None = None
+    resource_info: dict[str, Any] | None = None
+    save_images: bool | None = None
+    skip_diagonal_text: bool | None = None
+    specialized_chart_parsing_agentic: bool | None = None
+    specialized_chart_parsing_efficient: bool | None = None
+    specialized_chart_parsing_plus: bool | None = None
+    specialized_image_parsing: bool | None = None
+    spreadsheet_extract_sub_tables: bool | None = None
+    spreadsheet_force_formula_computation: bool | None = None
+    spreadsheet_include_hidden_sheets: bool | None = None
+    strict_mode_buggy_font: bool | None = None
+    strict_mode_image_extraction: bool | None = None
+    strict_mode_image_ocr: bool | None = None
+    strict_mode_reconstruction: bool | None = None
+    structured_output: bool | None = None
+    structured_output_json_schema: str | None = None
+    structured_output_json_schema_name: str | None = None
+    system_prompt: str | None = None
+    system_prompt_append: str | None = None
+    take_screenshot: bool | None = None
+    target_pages: str | None = None
+    tier: str | None = None
+    type: Literal["parse"] | None = None
+    use_vendor_multimodal_model: bool | None = None
+    user_prompt: str | None = None
+    vendor_multimodal_api_key: str | None = None
+    vendor_multimodal_model_name: str | None = None
+    version: str | None = None
+    webhook_configurations: list[WebhookConfiguration] | None = None
+    webhook_url: str | None = None
+
+    @field_validator("target_pages")
+    @classmethod
+    def _check_target_pages(cls, value: str | None) -> str | None:
+        if value is not None:
+            parse_page_ranges(value)
+        return value
+
+    @field_validator("max_pages", "max_pages_enforced")
+    @classmethod
+    def _check_non_negative_int(cls, value: int | None) -> int | None:
+        if value is not None and value < 0:
+            raise ValueError("must be >= 0")
+        return value
+
+    @field_validator("job_timeout_in_seconds", "job_timeout_extra_time_per_page_in_seconds")
+    @classmethod
+    def _check_non_negative_float(cls, value: float | None) -> float | None:
+        if value is not None and value < 0:
+            raise ValueError("must be >= 0")
+        return value
+
+    @field_validator("page_error_tolerance")
+    @classmethod
+    def _check_tolerance(cls, value: float | None) -> float | None:
+        if value is not None and not 0 <= value <= 1:
+            raise ValueError("must be between 0 and 1")
+        return value
+
+
+def parse_page_ranges(spec: str) -> list[int]:
+    """Turn the reference's ``target_pages`` string ("0,2-4", 0-indexed) into page numbers."""
+    pages: list[int] = []
+    for raw in spec.split(","):
+        part = raw.strip()
+        if not part:
+            continue
+        start, sep, end = part.partition("-")
+        try:
+            first = int(start)
+            last = int(end) if sep else first
+        except ValueError:
+            raise ValueError(
+                f"invalid page range {part!r}: use 0-indexed numbers like '0,2-4'"
+            ) from None
+        if first < 0 or last < first:
+            raise ValueError(f"invalid page range {part!r}: use 0-indexed numbers like '0,2-4'")
+        pages.extend(range(first, last + 1))
+    if not pages:
+        raise ValueError("target_pages names no page: use 0-indexed numbers like '0,2-4'")
+    return sorted(set(pages))
+
+
+class BatchParseJobRecordCreate(_Request):
+    """A batch parse job config: the parse ``parameters`` plus job metadata."""
+
+    job_name: Literal["parse_raw_file_job"] | None = None
+    parameters: ParseParameters | None = None
+    correlation_id: str | None = None
+    parent_job_execution_id: str | None = None
+    partitions: dict[str, str] | None = None
+    project_id: str | None = None
+    session_id: str | None = None
+    user_id: str | None = None
+    webhook_url: str | None = None
+
+
+class ClassifierRule(_Request):
+    """One classification rule: the type to assign and when it applies."""
+
+    type: str = Field(min_length=1, max_length=50)
+    description: str = Field(min_length=10, max_length=500)
+
+
+class ClassifyParsingConfiguration(_Request):
+    """How documents are parsed before they are classified."""
+
+    lang: ParsingLanguage | None = None
+    max_pages: int | None = Field(default=None, ge=0)
+    target_pages: list[Annotated[int, Field(ge=0)]] | None = None
+
+
+class ClassifyJob(_Request):
+    """A classify job config: natural-language rules mapping documents to types."""
+
+    rules: list[ClassifierRule] = Field(min_length=1)
+    mode: ClassifyMode | None = None
+    parsing_configuration: ClassifyParsingConfiguration | None = None
+    # Descriptive fields the reference's ClassifyJob carries; accepted, not required.
+    id: str | None = None
+    project_id: str | None = None
+    user_id: str | None = None
+    status: Literal["PENDING", "SUCCESS", "ERROR", "PARTIAL_SUCCESS", "CANCELLED"] | None = None
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
+    effective_at: datetime | None = None
+    error_message: str | None = None
+    job_record_id: str | None = None
+
+
+def _job_config_kind(value: Any) -> str:
+    if isinstance(value, ClassifyJob):
+        return "classify"
+    if isinstance(value, dict) and "rules" in value:
+        return "classify"
+    return "parse"
+
+
+JobConfig = Annotated[
+    Annotated[BatchParseJobRecordCreate, Tag("parse")] | Annotated[ClassifyJob, Tag("classify")],
+    Discriminator(_job_config_kind),
+]
+
+
+JOB_CONFIG_ADAPTER: TypeAdapter[BatchParseJobRecordCreate | ClassifyJob] = TypeAdapter(JobConfig)
+
+
+def load_job_config(data: str | bytes | dict[str, Any]) -> BatchParseJobRecordCreate | ClassifyJob:
+    """Validate a stored or submitted job config (JSON text or data)."""
+    if isinstance(data, str | bytes):
+        return JOB_CONFIG_ADAPTER.validate_json(data)
+    return JOB_CONFIG_ADAPTER.validate_python(data)
+
+
+def engine_config(config: BatchParseJobRecordCreate | ClassifyJob) -> dict[str, Any]:
+    """The plain JSON config an engine receives (parse ``parameters`` or classify rules)."""
+    if isinstance(config, ClassifyJob):
+        return config.model_dump(
+            mode="json", include={"rules", "mode", "parsing_configuration"}, exclude_none=True
+        )
+    return (config.parameters or ParseParameters()).model_dump(mode="json", exclude_none=True)
+
+
+def job_type_of(config: BatchParseJobRecordCreate | ClassifyJob) -> JobType:
+    """The job type a config describes (a config with ``rules`` classifies)."""
+    return JobType.CLASSIFY if isinstance(config, ClassifyJob) else JobType.PARSE
+
+
+class BatchCreateRequest(_Request):
+    """Body of ``POST /api/v1/beta/batch-processing``."""
+
+    job_config: JobConfig
+    directory_id: str | None = None
+    item_ids: list[str] | None = None
+    page_size: int | None = Field(default=None, gt=0, le=5000)
+    continue_as_new_threshold: int | None = Field(default=None, gt=0)
+
+    @model_validator(mode="after")
+    def _one_source(self) -> BatchCreateRequest:
+        if self.directory_id is None and not self.item_ids:
+            if self.item_ids is not None:
+                raise ValueError("item_ids: must not be empty")
+            raise ValueError("directory_id or item_ids: provide exactly one of them")
+        if self.directory_id is not None and self.item_ids is not None:
+            raise ValueError("directory_id and item_ids: provide exactly one of them, not both")
+        return self
+
+
+def format_validation_error(error: ValidationError) -> str:
+    """One readable line per problem, each starting with the dotted field path."""
+    lines = []
+    for item in error.errors(include_url=False):
+        loc = [str(p) for p in item["loc"] if p not in ("parse", "classify")]
+        field = ".".join(loc)
+        message = item["msg"].removeprefix("Value error, ")
+        if item["type"] == "extra_forbidden":
+            message = "unknown field"
+        lines.append(f"{field}: {message}" if field else message)
+    return "; ".join(lines)
+
+
+# ----------------------------------------------------------------- parameters hash
+
+# Fields that never change what a document turns into: delivery, identity, caching,
+# time limits, credentials and output locations.
+_HASH_EXCLUDED_PARSE_FIELDS = frozenset(
+    {
+        "webhook_configurations",
+        "webhook_url",
+        "priority",
+        "project_id",
+        "pipeline_id",
+        "invalidate_cache",
+        "do_not_cache",
+        "job_timeout_in_seconds",
+        "job_timeout_extra_time_per_page_in_seconds",
+        "http_proxy",
+        "azure_openai_key",
+        "gpt4o_api_key",
+        "vendor_multimodal_api_key",
+        "output_s3_path_prefix",
+        "output_s3_region",
+        "output_bucket",
+        "input_s3_region",
+        "resource_info",
+    }
+)
+
+ENGINE_VERSIONS: dict[JobType, str] = {
+    JobType.PARSE: "parse-1",
+    JobType.CLASSIFY: "classify-1",
+    JobType.EXTRACT: "extract-1",
+}
+"""Bumped when an engine's output changes, so earlier results stop counting as done."""
+
+
+def output_config(config: BatchParseJobRecordCreate | ClassifyJob) -> dict[str, Any]:
+    """The canonical part of a config that determines the output (input of the hash)."""
+    if isinstance(config, ClassifyJob):
+        return config.model_dump(
+            mode="json",
+            include={"rules", "mode", "parsing_configuration"},
+            exclude_none=True,
+        )
+    parameters = config.parameters or ParseParameters()
+    return parameters.model_dump(
+        mode="json", exclude=set(_HASH_EXCLUDED_PARSE_FIELDS), exclude_none=True
+    )
+
+
+def parameters_hash(config: BatchParseJobRecordCreate | ClassifyJob) -> str:
+    """Stable content hash of the output-relevant config, for dedup across jobs."""
+    job_type = job_type_of(config)
+    canonical = {
+        "job_type": job_type.value,
+        "engine": ENGINE_VERSIONS[job_type],
+        "config": output_config(config),
+    }
+    payload = json.dumps(canonical, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(payload.encode()).hexdigest()
+
+
+def wants_reprocessing(config: BatchParseJobRecordCreate | ClassifyJob) -> bool:
+    """Whether the config asks to bypass dedup (``invalidate_cache: true``)."""
+    if isinstance(config, BatchParseJobRecordCreate) and config.parameters is not None:
+        return bool(config.parameters.invalidate_cache)
+    return False
+
+
+# ------------------------------------------------------------- response models
+
+
+class _Response(BaseModel):
+    """Base of response models."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+
+class BatchJob(_Response):
+    """A batch processing job (the reference's BatchCreateResponse / BatchListResponse)."""
+
+    id: str
+    job_type: JobType
+    project_id: str
+    status: JobStatus
+    total_items: int
+    completed_at: datetime | None = None
+    created_at: datetime | None = None
+    directory_id: str | None = None
+    effective_at: datetime | None = None
+    error_message: str | None = None
+    failed_items: int | None = None
+    job_record_id: str | None = None
+    processed_items: int | None = None
+    skipped_items: int | None = None
+    started_at: datetime | None = None
+    updated_at: datetime | None = None
+    workflow_id: str | None = None
+
+
+class JobCounts(_Response):
+    """Per-status item counts of a job (docbatch's own summary, not in the reference)."""
+
+    total: int = 0
+    completed: int = 0
+    failed: int = 0
+    skipped: int = 0
+    cancelled: int = 0
+
+    @property
+    def terminal(self) -> int:
+        """Items that reached a final status."""
+        return self.completed + self.failed + self.skipped + self.cancelled
+
+    @property
+    def percentage(self) -> float:
+        """Share of items in a final status, 0–100."""
+        if self.total <= 0:
+            return 0.0
+        return round(min(100.0, 100.0 * self.terminal / self.total), 2)
+
+
+class BatchGetStatusResponse(_Response):
+    """Detailed status of a job with its progress percentage."""
+
+    job: BatchJob
+    progress_percentage: float = Field(ge=0, le=100)
+
+
+class BatchCancelRequest(_Request):
+    """Body of the cancel call."""
+
+    reason: str | None = None
+
+
+class BatchCancelResponse(_Response):
+    """Answer to a cancel call."""
+
+    job_id: str
+    message: str
+    processed_items: int
+    status: JobStatus
+
+
+class JobItem(_Response):
+    """One item of a batch job (the reference's JobItemListResponse)."""
+
+    item_id: str
+    item_name: str
+    status: ItemStatus
+    completed_at: datetime | None = None
+    effective_at: datetime | None = None
+    error_message: str | None = None
+    job_id: str | None = None
+    job_record_id: str | None = None
+    skip_reason: SkipReason | None = None
+    started_at: datetime | None = None
+
+
+class ProcessingResult(_Response):
+    """One processing operation performed on an item."""
+
+    item_id: str
+    job_config: dict[str, Any]
+    job_type: JobType
+    output_s3_path: str
+    parameters_hash: str
+    processed_at: datetime
+    result_id: str
+    output_metadata: dict[str, Any] | None = None
+
+
+class JobItemGetProcessingResultsResponse(_Response):
+    """All processing results of one item."""
+
+    item_id: str
+    item_name: str
+    processing_results: list[ProcessingResult] | None = None
+
+
+class Page(BaseModel, Generic[T]):
+    """A page of a list endpoint (``items``, ``next_page_token``, ``total_size``)."""
+
+    items: list[T]
+    next_page_token: str | None = None
+    total_size: int | None = None

@@ -1,0 +1,399 @@
+"""Use cases shared by ``starter.py`` and the HTTP API: no logic lives twice.
+
+Each function takes its dependencies (store, Temporal client, settings) explicitly.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import mimetypes
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from temporalio.client import Client, WorkflowUpdateFailedError
+from temporalio.common import TypedSearchAttributes, WorkflowIDConflictPolicy
+from temporalio.service import RPCError
+
+from docbatch.blobs import path_to_location
+from docbatch.errors import ConfigError, DocbatchError, JobTerminalError, NotFoundError
+from docbatch.ids import JOB_PREFIX, new_id, parent_workflow_id
+from docbatch.messages import BatchParentInput, CancelRequest
+from docbatch.models import (
+    BatchCancelResponse,
+    BatchCreateRequest,
+    BatchGetStatusResponse,
+    BatchJob,
+    ClassifyJob,
+    ItemStatus,
+    JobCounts,
+    JobItem,
+    JobItemGetProcessingResultsResponse,
+    JobStatus,
+    JobType,
+    ProcessingResult,
+    SkipReason,
+    job_type_of,
+    load_job_config,
+    parameters_hash,
+    wants_reprocessing,
+)
+from docbatch.settings import Settings
+from docbatch.store import FileSpec, Store
+from docbatch.store.repository import SyncStats, utcnow
+from docbatch.store.tables import DirectoryRow, JobItemRow, JobRow, ProcessingResultRow
+from docbatch.temporal import DIRECTORY_ID, JOB_ID, JOB_STATUS, JOB_TYPE
+from workflows.batch_parent import BatchParentWorkflow
+
+_HASH_CHUNK = 1024 * 1024
+
+
+class TemporalUnavailableError(DocbatchError):
+    """Temporal could not be reached; nothing was left half-created."""
+
+
+# ------------------------------------------------------------------ directories
+
+
+@dataclass(frozen=True, slots=True)
+class RegisteredFolder:
+    """A local folder registered as a directory, and what the sync changed."""
+
+    directory: DirectoryRow
+    stats: SyncStats
+    files: int
+
+
+async def register_local_folder(store: Store, folder: Path, *, project_id: str) -> RegisteredFolder:
+    """Register a local folder (recursively) as a directory, reusing it on later runs.
+
+    Files are referenced in place, not copied. A file whose size and modification time
+    are unchanged keeps its content hash; others are hashed again, so new and changed
+    files are picked up by content. Hidden files and folders are ignored.
+    """
+    root = folder.expanduser().resolve()
+    if not root.is_dir():
+        raise ConfigError(f"not a directory: {folder}", field="path")
+    directory = await store.get_or_create_directory(
+        project_id=project_id, name=root.name or str(root), source_path=str(root)
+    )
+    known = await store.file_fingerprints(directory.id)
+    specs = await asyncio.to_thread(_scan_folder, root, known)
+    stats = await store.sync_files(
+        directory_id=directory.id, project_id=project_id, files=specs, remove_missing=True
+    )
+    return RegisteredFolder(directory=directory, stats=stats, files=len(specs))
+
+
+def _scan_folder(root: Path, known: dict[str, tuple[int, int | None, str]]) -> list[FileSpec]:
+    specs: list[FileSpec] = []
+    for dirpath, dirnames, filenames in os.walk(root):
+        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+        for name in sorted(filenames):
+            if name.startswith("."):
+                continue
+            path = Path(dirpath) / name
+            try:
+                stat = path.stat()
+            except OSError:
+                continue
+            relative = path.relative_to(root).as_posix()
+            previous = known.get(relative)
+            if previous is not None and previous[0] == stat.st_size and previous[1] == stat.st_mtime_ns:
+                content_hash = previous[2]
+            else:
+                content_hash = _sha256(path)
+            specs.append(
+                FileSpec(
+                    path=relative,
+                    size=stat.st_size,
+                    content_hash=content_hash,
+                    storage_location=path_to_location(path),
+                    mime_type=mimetypes.guess_type(name)[0],
+                    mtime_ns=stat.st_mtime_ns,
+                )
+            )
+    return specs
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        while chunk := handle.read(_HASH_CHUNK):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+# ------------------------------------------------------------------------- jobs
+
+
+async def create_job(
+    store: Store,
+    client: Client,
+    settings: Settings,
+    request: BatchCreateRequest,
+    *,
+    project_id: str,
+) -> JobRow:
+    """Validate references, insert the job (``pending``) and start its parent workflow.
+
+    If the workflow cannot be started the job row is removed again, so a failed create
+    leaves nothing half-created.
+    """
+    config = request.job_config
+    job_type = job_type_of(config)
+    items = []
+    if request.directory_id is not None:
+        try:
+            await store.get_directory(request.directory_id, project_id=project_id)
+        except NotFoundError:
+            raise ConfigError(
+                f"directory {request.directory_id} not found", field="directory_id"
+            ) from None
+    else:
+        wanted = list(dict.fromkeys(request.item_ids or []))
+        items = await store.get_files(wanted, project_id=project_id)
+        by_id = {f.id: f for f in items}
+        unknown = [item_id for item_id in wanted if item_id not in by_id]
+        if unknown:
+            shown = ", ".join(unknown[:5]) + (" …" if len(unknown) > 5 else "")
+            raise ConfigError(f"unknown item ids ({len(unknown)}): {shown}", field="item_ids")
+        items = [by_id[item_id] for item_id in wanted]
+
+    page_size = request.page_size or settings.default_page_size
+    now = utcnow()
+    job_id = new_id(JOB_PREFIX)
+    job = JobRow(
+        id=job_id,
+        project_id=project_id,
+        job_type=job_type.value,
+        status=JobStatus.PENDING.value,
+        directory_id=request.directory_id,
+        config_json=config.model_dump_json(by_alias=True, exclude_none=True),
+        parameters_hash=parameters_hash(config),
+        invalidate_cache=wants_reprocessing(config),
+        page_size=page_size,
+        continue_as_new_threshold=request.continue_as_new_threshold or page_size,
+        max_file_size_bytes=settings.max_file_size_bytes,
+        total_items=len(items),
+        completed_items=0,
+        failed_items=0,
+        skipped_items=0,
+        cancelled_items=0,
+        workflow_id=parent_workflow_id(job_id),
+        temporal_namespace=client.namespace,
+        created_at=now,
+        updated_at=now,
+    )
+    await store.create_job(job, items)
+    attributes = [JOB_ID.value_set(job_id), JOB_TYPE.value_set(job_type.value)]
+    attributes.append(JOB_STATUS.value_set(JobStatus.PENDING.value))
+    if request.directory_id is not None:
+        attributes.append(DIRECTORY_ID.value_set(request.directory_id))
+    try:
+        await client.start_workflow(
+            BatchParentWorkflow.run,
+            BatchParentInput(job_id=job_id),
+            id=job.workflow_id,
+            task_queue=settings.task_queue,
+            search_attributes=TypedSearchAttributes(attributes),
+            id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
+            static_summary=f"{job_type.value} batch {job_id}",
+        )
+    except RPCError as exc:
+        await store.delete_job(job_id)
+        raise TemporalUnavailableError(f"could not start the batch workflow: {exc}") from exc
+    return job
+
+
+def job_model(job: JobRow) -> BatchJob:
+    """The reference's job shape for a job row (``processed_items`` = completed + failed)."""
+    return BatchJob(
+        id=job.id,
+        job_type=JobType(job.job_type),
+        project_id=job.project_id,
+        status=JobStatus(job.status),
+        total_items=job.total_items,
+        completed_at=job.completed_at,
+        created_at=job.created_at,
+        directory_id=job.directory_id,
+        effective_at=job.updated_at,
+        error_message=job.error_message,
+        failed_items=job.failed_items,
+        processed_items=job.completed_items + job.failed_items,
+        skipped_items=job.skipped_items,
+        started_at=job.started_at,
+        updated_at=job.updated_at,
+        workflow_id=job.workflow_id,
+    )
+
+
+def job_counts(job: JobRow) -> JobCounts:
+    """Per-status counts of a job from its counters."""
+    return JobCounts(
+        total=job.total_items,
+        completed=job.completed_items,
+        failed=job.failed_items,
+        skipped=job.skipped_items,
+        cancelled=job.cancelled_items,
+    )
+
+
+async def get_status(store: Store, job_id: str, *, project_id: str | None = None) -> BatchGetStatusResponse:
+    """A job with its progress percentage (read from the store: no worker needed)."""
+    job = await store.get_job(job_id, project_id=project_id)
+    return BatchGetStatusResponse(job=job_model(job), progress_percentage=job_counts(job).percentage)
+
+
+async def cancel_job(
+    store: Store,
+    client: Client,
+    job_id: str,
+    *,
+    reason: str | None = None,
+    project_id: str | None = None,
+) -> BatchCancelResponse:
+    """Cancel a running job through the parent's Update; wait until every item ended."""
+    job = await store.get_job(job_id, project_id=project_id)
+    if JobStatus(job.status).is_terminal:
+        raise JobTerminalError(f"job {job_id} already {job.status}")
+    handle = client.get_workflow_handle_for(BatchParentWorkflow.run, job.workflow_id)
+    try:
+        result = await handle.execute_update(
+            BatchParentWorkflow.cancel_job, CancelRequest(reason=reason)
+        )
+    except WorkflowUpdateFailedError as exc:
+        job = await store.get_job(job_id)
+        raise JobTerminalError(f"job {job_id} already {job.status}") from exc
+    except RPCError as exc:
+        job = await store.get_job(job_id)
+        if JobStatus(job.status).is_terminal:
+            raise JobTerminalError(f"job {job_id} already {job.status}") from exc
+        raise TemporalUnavailableError(f"could not cancel job {job_id}: {exc}") from exc
+    return BatchCancelResponse(
+        job_id=job_id,
+        message=f"job cancelled{f': {reason}' if reason else ''}",
+        processed_items=result.processed_items,
+        status=result.status,
+    )
+
+
+async def list_jobs(
+    store: Store,
+    *,
+    project_id: str | None = None,
+    status: JobStatus | None = None,
+    job_type: JobType | None = None,
+    directory_id: str | None = None,
+    limit: int = 50,
+    offset: int = 0,
+) -> tuple[list[BatchJob], int]:
+    """Jobs, newest first, and the total matching count."""
+    rows, total = await store.list_jobs(
+        project_id=project_id,
+        status=status,
+        job_type=job_type,
+        directory_id=directory_id,
+        limit=limit,
+        offset=offset,
+    )
+    return [job_model(row) for row in rows], total
+
+
+def item_model(item: JobItemRow) -> JobItem:
+    """The reference's item shape for a job item row."""
+    return JobItem(
+        item_id=item.item_id,
+        item_name=item.item_name,
+        status=ItemStatus(item.status),
+        completed_at=item.completed_at,
+        effective_at=item.updated_at,
+        error_message=item.error_message,
+        job_id=item.job_id,
+        job_record_id=item.result_id,
+        skip_reason=SkipReason(item.skip_reason) if item.skip_reason else None,
+        started_at=item.started_at,
+    )
+
+
+async def list_items(
+    store: Store,
+    job_id: str,
+    *,
+    status: ItemStatus | None = None,
+    limit: int = 100,
+    offset: int = 0,
+    project_id: str | None = None,
+) -> tuple[list[JobItem], int]:
+    """A job's items in listing order, and the total matching count."""
+    await store.get_job(job_id, project_id=project_id)
+    rows, total = await store.list_items(job_id, status=status, limit=limit, offset=offset)
+    return [item_model(row) for row in rows], total
+
+
+_SECRET_KEYS = frozenset(
+    {"azure_openai_key", "gpt4o_api_key", "vendor_multimodal_api_key", "webhook_headers"}
+)
+
+
+def redact(value: Any) -> Any:
+    """A copy of a config with API keys and webhook headers replaced by ``"***"``."""
+    if isinstance(value, dict):
+        return {
+            key: ("***" if key in _SECRET_KEYS and item else redact(item))
+            for key, item in value.items()
+        }
+    if isinstance(value, list):
+        return [redact(item) for item in value]
+    return value
+
+
+async def get_results(
+    store: Store,
+    item_id: str,
+    *,
+    job_type: JobType | None = None,
+    project_id: str | None = None,
+) -> JobItemGetProcessingResultsResponse:
+    """Every processing result of an item, with the (redacted) config that produced it."""
+    file = await store.get_file(item_id)
+    if project_id is not None and file.project_id != project_id:
+        raise NotFoundError(f"item {item_id} not found")
+    rows = await store.results_for_item(item_id, job_type=job_type)
+    configs: dict[str, dict[str, Any]] = {}
+    results = []
+    for row in rows:
+        if row.job_id not in configs:
+            try:
+                job = await store.get_job(row.job_id)
+                configs[row.job_id] = redact(json.loads(job.config_json))
+            except NotFoundError:
+                configs[row.job_id] = {}
+        results.append(_result_model(row, configs[row.job_id]))
+    return JobItemGetProcessingResultsResponse(
+        item_id=item_id, item_name=file.path, processing_results=results
+    )
+
+
+def _result_model(row: ProcessingResultRow, config: dict[str, Any]) -> ProcessingResult:
+    return ProcessingResult(
+        item_id=row.item_id,
+        job_config=config,
+        job_type=JobType(row.job_type),
+        output_s3_path=row.output_location,
+        parameters_hash=row.parameters_hash,
+        processed_at=row.processed_at,
+        result_id=row.result_id,
+        output_metadata=json.loads(row.output_metadata_json or "{}"),
+    )
+
+
+def describe_config(config_json: str) -> str:
+    """A one-line summary of a stored config for humans."""
+    config = load_job_config(config_json)
+    if isinstance(config, ClassifyJob):
+        return "classify: " + ", ".join(rule.type for rule in config.rules)
+    return "parse"

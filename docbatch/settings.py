@@ -1,0 +1,71 @@
+"""All configuration of docbatch, read once from the environment (and fail fast)."""
+
+from __future__ import annotations
+
+import os
+from functools import cached_property
+from pathlib import Path
+
+from pydantic import AliasChoices, Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_TASK_QUEUE = "docbatch"
+
+
+class Settings(BaseSettings):
+    """docbatch settings: ``DOCBATCH_*`` variables plus Temporal's own ``TEMPORAL_*``."""
+
+    model_config = SettingsConfigDict(env_prefix="DOCBATCH_", extra="ignore", frozen=True)
+
+    temporal_address: str = Field(
+        default="localhost:7233",
+        validation_alias=AliasChoices("TEMPORAL_ADDRESS", "temporal_address"),
+    )
+    temporal_namespace: str = Field(
+        default="default",
+        validation_alias=AliasChoices("TEMPORAL_NAMESPACE", "temporal_namespace"),
+    )
+    task_queue: str = DEFAULT_TASK_QUEUE
+
+    data_dir: Path = Path(".docbatch")
+    database_url: str | None = None
+
+    default_page_size: int = Field(default=100, gt=0, le=5000)
+    max_concurrent_children: int = Field(default=100, gt=0, le=1000)
+    """Sliding window of child workflows in flight per job (Temporal caps pending at 2,000)."""
+    max_file_size_bytes: int = Field(default=100 * 1024 * 1024, gt=0)
+    engine_processes: int = Field(default_factory=lambda: os.cpu_count() or 1, gt=0)
+    """Size of the worker's process pool that runs the CPU-bound engines."""
+    max_concurrent_activities: int = Field(default=50, gt=0)
+    default_job_timeout_seconds: float = Field(default=600.0, gt=0)
+
+    project_id: str = "proj-default"
+    """Project that jobs created from the CLI belong to (until API keys map projects)."""
+
+    log_level: str = "INFO"
+    log_format: str = Field(default="auto", pattern="^(auto|console|json)$")
+
+    dev_server_port: int = Field(default=7233, gt=0, lt=65536)
+    dev_ui_port: int = Field(default=8233, gt=0, lt=65536)
+
+    @field_validator("data_dir")
+    @classmethod
+    def _absolute(cls, value: Path) -> Path:
+        return value.expanduser().resolve()
+
+    @cached_property
+    def effective_database_url(self) -> str:
+        """The store URL: ``DOCBATCH_DATABASE_URL`` or a SQLite file in the data dir."""
+        if self.database_url:
+            return self.database_url
+        return f"sqlite+aiosqlite:///{self.data_dir / 'docbatch.db'}"
+
+    @property
+    def blob_dir(self) -> Path:
+        """Where the local blob storage keeps outputs and uploads."""
+        return self.data_dir / "blobs"
+
+    @property
+    def temporal_db_file(self) -> Path:
+        """The embedded Temporal dev server's persistent database."""
+        return self.data_dir / "temporal.db"

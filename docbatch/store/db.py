@@ -1,0 +1,78 @@
+"""Database engines for the store: SQLite (WAL, immediate write transactions) or Postgres."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import event
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
+
+
+def is_sqlite(url: str) -> bool:
+    """Whether the URL names a SQLite database."""
+    return make_url(url).get_backend_name() == "sqlite"
+
+
+def create_engines(url: str) -> tuple[AsyncEngine, AsyncEngine]:
+    """Build the (reader, writer) engines for a store URL.
+
+    On SQLite, writers open their transactions with ``BEGIN IMMEDIATE``: a deferred
+    transaction that later upgrades to a write lock fails at once with "database is
+    locked" under concurrency instead of waiting on ``busy_timeout``. Readers keep
+    deferred transactions so that, with WAL, they never wait for writers.
+    """
+    if not is_sqlite(url):
+        engine = create_async_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+        return engine, engine
+    database = make_url(url).database
+    if database and database != ":memory:":
+        Path(database).parent.mkdir(parents=True, exist_ok=True)
+    reader = create_async_engine(url, connect_args={"timeout": 60})
+    writer = create_async_engine(url, connect_args={"timeout": 60})
+    _configure_sqlite(reader, begin="BEGIN")
+    _configure_sqlite(writer, begin="BEGIN IMMEDIATE")
+    return reader, writer
+
+
+def _configure_sqlite(engine: AsyncEngine, *, begin: str) -> None:
+    @event.listens_for(engine.sync_engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # Let SQLAlchemy, not the driver, decide when transactions begin.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute("PRAGMA busy_timeout=60000")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.close()
+
+    @event.listens_for(engine.sync_engine, "begin")
+    def _on_begin(connection: Any) -> None:
+        connection.exec_driver_sql(begin)
+
+
+def _alembic_config(url: str) -> Any:
+    from alembic.config import Config
+
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
+    config.attributes["configure_logger"] = False
+    return config
+
+
+def upgrade_sync(url: str) -> None:
+    """Apply every pending migration (blocking; runs its own event loop)."""
+    from alembic import command
+
+    command.upgrade(_alembic_config(url), "head")
+
+
+async def upgrade(url: str) -> None:
+    """Apply every pending migration without blocking the running event loop."""
+    await asyncio.to_thread(upgrade_sync, url)

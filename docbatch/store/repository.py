@@ -1,0 +1,746 @@
+"""The store's operations. Every write an activity makes is idempotent.
+
+Item status changes are *guarded transitions*: an ``UPDATE … WHERE status IN (…)``
+whose row count decides, in the same transaction, whether the job's counter moves. A
+retried activity therefore never counts an item twice, and a job's counters always
+equal the sum of its items' statuses.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator, Iterable, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import and_, exists, func, insert, literal, select, text, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.sql import Select
+
+from docbatch.errors import NotFoundError
+from docbatch.ids import DIRECTORY_PREFIX, FILE_PREFIX, new_id
+from docbatch.messages import ListPageOutput, StartJobOutput
+from docbatch.models import (
+    TERMINAL_JOB_STATUSES,
+    ItemStatus,
+    JobCounts,
+    JobStatus,
+    JobType,
+    SkipReason,
+)
+from docbatch.store import db
+from docbatch.store.tables import (
+    DirectoryRow,
+    FileRow,
+    JobItemRow,
+    JobRow,
+    ProcessingResultRow,
+)
+
+_OPEN_ITEM_STATUSES = (ItemStatus.PENDING.value, ItemStatus.PROCESSING.value)
+_TERMINAL_JOB_VALUES = tuple(s.value for s in TERMINAL_JOB_STATUSES)
+
+_COUNTER_OF_STATUS = {
+    ItemStatus.COMPLETED: JobRow.completed_items,
+    ItemStatus.FAILED: JobRow.failed_items,
+    ItemStatus.SKIPPED: JobRow.skipped_items,
+    ItemStatus.CANCELLED: JobRow.cancelled_items,
+}
+
+
+def utcnow() -> datetime:
+    """The current time, timezone-aware UTC."""
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class FileSpec:
+    """A file to register in a directory (from a local folder or an upload)."""
+
+    path: str
+    size: int
+    content_hash: str
+    storage_location: str
+    mime_type: str | None = None
+    mtime_ns: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ResultSpec:
+    """The output of one processed item."""
+
+    result_id: str
+    job_type: JobType
+    parameters_hash: str
+    content_hash: str
+    output_location: str
+    output_metadata: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class SyncStats:
+    """What a directory sync changed."""
+
+    added: int
+    changed: int
+    unchanged: int
+    removed: int
+
+
+class Store:
+    """Async access to the SQL store (SQLite by default, Postgres by URL)."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self._reader, self._writer = db.create_engines(url)
+        self._read = async_sessionmaker(self._reader, expire_on_commit=False)
+        self._write = async_sessionmaker(self._writer, expire_on_commit=False)
+
+    @classmethod
+    async def open(cls, url: str, *, migrate: bool = True) -> Store:
+        """Open the store at ``url``, applying pending migrations first."""
+        if migrate:
+            await db.upgrade(url)
+        return cls(url)
+
+    async def close(self) -> None:
+        """Release every pooled connection."""
+        await self._reader.dispose()
+        if self._writer is not self._reader:
+            await self._writer.dispose()
+
+    async def ping(self) -> None:
+        """Raise if the database cannot be reached."""
+        async with self._read() as session:
+            await session.execute(text("SELECT 1"))
+
+    @asynccontextmanager
+    async def _transaction(self) -> AsyncIterator[AsyncSession]:
+        async with self._write() as session, session.begin():
+            yield session
+
+    def _insert(self, table: Any) -> Any:
+        if self._writer.dialect.name == "postgresql":
+            return postgresql.insert(table)
+        return sqlite.insert(table)
+
+    # ------------------------------------------------------------ directories
+
+    async def get_or_create_directory(
+        self, *, project_id: str, name: str, source_path: str | None
+    ) -> DirectoryRow:
+        """The directory of a local folder (or a new one), created once per project."""
+        async with self._transaction() as session:
+            if source_path is not None:
+                found = await session.scalar(
+                    select(DirectoryRow).where(
+                        DirectoryRow.project_id == project_id,
+                        DirectoryRow.source_path == source_path,
+                    )
+                )
+                if found is not None:
+                    return found
+            now = utcnow()
+            row = DirectoryRow(
+                id=new_id(DIRECTORY_PREFIX),
+                project_id=project_id,
+                name=name,
+                source_path=source_path,
+                created_at=now,
+                updated_at=now,
+            )
+            session.add(row)
+            return row
+
+    async def get_directory(self, directory_id: str, *, project_id: str | None = None) -> DirectoryRow:
+        """A directory by id; ``NotFoundError`` if absent or in another project."""
+        async with self._read() as session:
+            row = await session.get(DirectoryRow, directory_id)
+        if row is None or (project_id is not None and row.project_id != project_id):
+            raise NotFoundError(f"directory {directory_id} not found")
+        return row
+
+    async def file_fingerprints(self, directory_id: str) -> dict[str, tuple[int, int | None, str]]:
+        """``path → (size, mtime_ns, content_hash)`` of a directory's live files."""
+        async with self._read() as session:
+            rows = await session.execute(
+                select(FileRow.path, FileRow.size, FileRow.mtime_ns, FileRow.content_hash).where(
+                    FileRow.directory_id == directory_id, FileRow.deleted.is_(False)
+                )
+            )
+            return {r.path: (r.size, r.mtime_ns, r.content_hash) for r in rows}
+
+    async def sync_files(
+        self,
+        *,
+        directory_id: str,
+        project_id: str,
+        files: Sequence[FileSpec],
+        remove_missing: bool,
+    ) -> SyncStats:
+        """Upsert files by path; a changed content hash updates the row in place."""
+        now = utcnow()
+        added = changed = unchanged = removed = 0
+        async with self._transaction() as session:
+            existing = {
+                r.path: r
+                for r in (
+                    await session.scalars(
+                        select(FileRow).where(FileRow.directory_id == directory_id)
+                    )
+                )
+            }
+            for spec in files:
+                row = existing.get(spec.path)
+                if row is None:
+                    session.add(
+                        FileRow(
+                            id=new_id(FILE_PREFIX),
+                            directory_id=directory_id,
+                            project_id=project_id,
+                            path=spec.path,
+                            size=spec.size,
+                            content_hash=spec.content_hash,
+                            mime_type=spec.mime_type,
+                            storage_location=spec.storage_location,
+                            mtime_ns=spec.mtime_ns,
+                            deleted=False,
+                            created_at=now,
+                            updated_at=now,
+                        )
+                    )
+                    added += 1
+                    continue
+                if row.content_hash != spec.content_hash or row.deleted:
+                    changed += 1
+                    row.updated_at = now
+                else:
+                    unchanged += 1
+                row.size = spec.size
+                row.content_hash = spec.content_hash
+                row.mime_type = spec.mime_type
+                row.storage_location = spec.storage_location
+                row.mtime_ns = spec.mtime_ns
+                row.deleted = False
+            if remove_missing:
+                present = {spec.path for spec in files}
+                for path, row in existing.items():
+                    if path not in present and not row.deleted:
+                        row.deleted = True
+                        row.updated_at = now
+                        removed += 1
+        return SyncStats(added=added, changed=changed, unchanged=unchanged, removed=removed)
+
+    async def list_files(self, directory_id: str) -> list[FileRow]:
+        """The live files of a directory in registration order."""
+        async with self._read() as session:
+            rows = await session.scalars(
+                select(FileRow)
+                .where(FileRow.directory_id == directory_id, FileRow.deleted.is_(False))
+                .order_by(FileRow.seq)
+            )
+            return list(rows)
+
+    async def get_file(self, file_id: str) -> FileRow:
+        """A file by id; ``NotFoundError`` if absent."""
+        async with self._read() as session:
+            row = await session.scalar(select(FileRow).where(FileRow.id == file_id))
+        if row is None:
+            raise NotFoundError(f"file {file_id} not found")
+        return row
+
+    async def get_files(self, file_ids: Iterable[str], *, project_id: str) -> list[FileRow]:
+        """The live files among ``file_ids`` that belong to the project."""
+        ids = list(dict.fromkeys(file_ids))
+        found: list[FileRow] = []
+        async with self._read() as session:
+            for start in range(0, len(ids), 500):
+                chunk = ids[start : start + 500]
+                found.extend(
+                    await session.scalars(
+                        select(FileRow).where(
+                            FileRow.id.in_(chunk),
+                            FileRow.project_id == project_id,
+                            FileRow.deleted.is_(False),
+                        )
+                    )
+                )
+        return found
+
+    # ------------------------------------------------------------------- jobs
+
+    async def create_job(self, job: JobRow, items: Sequence[FileRow] = ()) -> JobRow:
+        """Insert a job (``pending``) and, in item mode, its items in the given order."""
+        async with self._transaction() as session:
+            session.add(job)
+            await session.flush()
+            if items:
+                now = utcnow()
+                await session.execute(
+                    insert(JobItemRow),
+                    [
+                        {
+                            "job_id": job.id,
+                            "item_id": f.id,
+                            "ordinal": index + 1,
+                            "item_name": f.path,
+                            "status": ItemStatus.PENDING.value,
+                            "updated_at": now,
+                        }
+                        for index, f in enumerate(items)
+                    ],
+                )
+        return job
+
+    async def delete_job(self, job_id: str) -> None:
+        """Remove a job that never started (its workflow could not be started)."""
+        async with self._transaction() as session:
+            job = await session.get(JobRow, job_id)
+            if job is not None:
+                await session.delete(job)
+
+    async def get_job(self, job_id: str, *, project_id: str | None = None) -> JobRow:
+        """A job by id; ``NotFoundError`` if absent or in another project."""
+        async with self._read() as session:
+            row = await session.get(JobRow, job_id)
+        if row is None or (project_id is not None and row.project_id != project_id):
+            raise NotFoundError(f"job {job_id} not found")
+        return row
+
+    async def list_jobs(
+        self,
+        *,
+        project_id: str | None = None,
+        status: JobStatus | None = None,
+        job_type: JobType | None = None,
+        directory_id: str | None = None,
+        limit: int = 50,
+        offset: int = 0,
+    ) -> tuple[list[JobRow], int]:
+        """Jobs, newest first, with the total count before paging."""
+        conditions = []
+        if project_id is not None:
+            conditions.append(JobRow.project_id == project_id)
+        if status is not None:
+            conditions.append(JobRow.status == status.value)
+        if job_type is not None:
+            conditions.append(JobRow.job_type == job_type.value)
+        if directory_id is not None:
+            conditions.append(JobRow.directory_id == directory_id)
+        query: Select[tuple[JobRow]] = select(JobRow).where(and_(True, *conditions))
+        async with self._read() as session:
+            total = await session.scalar(select(func.count()).select_from(query.subquery()))
+            rows = await session.scalars(
+                query.order_by(JobRow.created_at.desc(), JobRow.id).limit(limit).offset(offset)
+            )
+            return list(rows), int(total or 0)
+
+    async def list_items(
+        self,
+        job_id: str,
+        *,
+        status: ItemStatus | None = None,
+        limit: int = 100,
+        offset: int = 0,
+    ) -> tuple[list[JobItemRow], int]:
+        """A job's items in listing order, with the total count before paging."""
+        conditions = [JobItemRow.job_id == job_id]
+        if status is not None:
+            conditions.append(JobItemRow.status == status.value)
+        async with self._read() as session:
+            total = await session.scalar(
+                select(func.count()).select_from(JobItemRow).where(*conditions)
+            )
+            rows = await session.scalars(
+                select(JobItemRow)
+                .where(*conditions)
+                .order_by(JobItemRow.ordinal)
+                .limit(limit)
+                .offset(offset)
+            )
+            return list(rows), int(total or 0)
+
+    async def item_counts(self, job_id: str) -> JobCounts:
+        """Counts of a job's items by status, computed from the items themselves."""
+        async with self._read() as session:
+            rows = await session.execute(
+                select(JobItemRow.status, func.count())
+                .where(JobItemRow.job_id == job_id)
+                .group_by(JobItemRow.status)
+            )
+            by_status = {status: int(count) for status, count in rows}
+        job = await self.get_job(job_id)
+        return JobCounts(
+            total=job.total_items,
+            completed=by_status.get(ItemStatus.COMPLETED.value, 0),
+            failed=by_status.get(ItemStatus.FAILED.value, 0),
+            skipped=by_status.get(ItemStatus.SKIPPED.value, 0),
+            cancelled=by_status.get(ItemStatus.CANCELLED.value, 0),
+        )
+
+    async def get_item(self, job_id: str, item_id: str) -> JobItemRow:
+        """One job item; ``NotFoundError`` if absent."""
+        async with self._read() as session:
+            row = await session.get(JobItemRow, (job_id, item_id))
+        if row is None:
+            raise NotFoundError(f"item {item_id} of job {job_id} not found")
+        return row
+
+    async def results_for_item(
+        self, item_id: str, *, job_type: JobType | None = None
+    ) -> list[ProcessingResultRow]:
+        """Every processing result of an item (a file), oldest first."""
+        conditions = [ProcessingResultRow.item_id == item_id]
+        if job_type is not None:
+            conditions.append(ProcessingResultRow.job_type == job_type.value)
+        async with self._read() as session:
+            rows = await session.scalars(
+                select(ProcessingResultRow)
+                .where(*conditions)
+                .order_by(ProcessingResultRow.processed_at)
+            )
+            return list(rows)
+
+    async def get_result(self, result_id: str) -> ProcessingResultRow:
+        """A processing result by id."""
+        async with self._read() as session:
+            row = await session.get(ProcessingResultRow, result_id)
+        if row is None:
+            raise NotFoundError(f"result {result_id} not found")
+        return row
+
+    # ------------------------------------------------- writes made by activities
+
+    async def start_job(self, job_id: str, *, default_timeout_seconds: float) -> StartJobOutput:
+        """Mark the job running and fix what it covers (directory files registered so far)."""
+        async with self._transaction() as session:
+            job = await session.get(JobRow, job_id)
+            if job is None:
+                raise NotFoundError(f"job {job_id} not found")
+            timeout = _timeout_seconds(job, default_timeout_seconds)
+            if job.status in _TERMINAL_JOB_VALUES:
+                return StartJobOutput(
+                    total=job.total_items,
+                    page_size=job.page_size,
+                    continue_as_new_threshold=job.continue_as_new_threshold,
+                    timeout_seconds=timeout,
+                    already_terminal=JobStatus(job.status),
+                )
+            now = utcnow()
+            if job.status == JobStatus.PENDING.value:
+                if job.directory_id is not None:
+                    files = select(func.count(), func.max(FileRow.seq)).where(
+                        FileRow.directory_id == job.directory_id, FileRow.deleted.is_(False)
+                    )
+                    count, max_seq = (await session.execute(files)).one()
+                    job.total_items = int(count or 0)
+                    job.max_file_seq = int(max_seq or 0)
+                job.status = JobStatus.RUNNING.value
+                job.started_at = now
+                job.updated_at = now
+            return StartJobOutput(
+                total=job.total_items,
+                page_size=job.page_size,
+                continue_as_new_threshold=job.continue_as_new_threshold,
+                timeout_seconds=timeout,
+            )
+
+    async def list_page(self, job_id: str, *, cursor: int, limit: int) -> ListPageOutput:
+        """Write the next page of items and skip those that need no work, in one step.
+
+        Skips: files over the job's size limit (``size_limit_exceeded``) and files whose
+        content was already processed with the same job type and parameters hash
+        (``already_processed``, unless the job invalidates the cache). Returns only the
+        items that need a child workflow. Safe to repeat: rows are inserted once and
+        status transitions are guarded.
+        """
+        async with self._transaction() as session:
+            job = await session.get(JobRow, job_id)
+            if job is None:
+                raise NotFoundError(f"job {job_id} not found")
+            now = utcnow()
+            if job.directory_id is not None:
+                await self._insert_directory_page(session, job, cursor=cursor, limit=limit, now=now)
+            page = (
+                await session.execute(
+                    select(
+                        JobItemRow.item_id,
+                        JobItemRow.ordinal,
+                        JobItemRow.status,
+                        FileRow.size,
+                        FileRow.content_hash,
+                    )
+                    .join(FileRow, FileRow.id == JobItemRow.item_id, isouter=True)
+                    .where(JobItemRow.job_id == job_id, JobItemRow.ordinal > cursor)
+                    .order_by(JobItemRow.ordinal)
+                    .limit(limit)
+                )
+            ).all()
+            status = {r.item_id: r.status for r in page}
+
+            too_large = [
+                r.item_id
+                for r in page
+                if r.status == ItemStatus.PENDING.value
+                and r.size is not None
+                and r.size > job.max_file_size_bytes
+            ]
+            for item_id in too_large:
+                if await self._transition(
+                    session, job, item_id, ItemStatus.SKIPPED, now,
+                    skip_reason=SkipReason.SIZE_LIMIT_EXCEEDED,
+                ):  # fmt: skip
+                    status[item_id] = ItemStatus.SKIPPED.value
+
+            if not job.invalidate_cache:
+                candidates = {
+                    r.item_id: r.content_hash
+                    for r in page
+                    if status[r.item_id] == ItemStatus.PENDING.value and r.content_hash
+                }
+                done = await self._processed_hashes(session, job, set(candidates.values()))
+                for item_id, content_hash in candidates.items():
+                    result_id = done.get(content_hash)
+                    if result_id is not None and await self._transition(
+                        session, job, item_id, ItemStatus.SKIPPED, now,
+                        skip_reason=SkipReason.ALREADY_PROCESSED, result_id=result_id,
+                    ):  # fmt: skip
+                        status[item_id] = ItemStatus.SKIPPED.value
+
+            job.updated_at = now
+            return ListPageOutput(
+                item_ids=[r.item_id for r in page if status[r.item_id] == ItemStatus.PENDING.value],
+                skipped=sum(1 for s in status.values() if s == ItemStatus.SKIPPED.value),
+                listed=len(page),
+                next_cursor=page[-1].ordinal if page else cursor,
+                exhausted=len(page) < limit,
+            )
+
+    async def _insert_directory_page(
+        self, session: AsyncSession, job: JobRow, *, cursor: int, limit: int, now: datetime
+    ) -> None:
+        files = select(
+            literal(job.id),
+            FileRow.id,
+            FileRow.seq,
+            FileRow.path,
+            literal(ItemStatus.PENDING.value),
+            literal(now, type_=JobItemRow.__table__.c.updated_at.type),
+        ).where(
+            FileRow.directory_id == job.directory_id,
+            FileRow.deleted.is_(False),
+            FileRow.seq > cursor,
+            FileRow.seq <= (job.max_file_seq or 0),
+            ~exists().where(JobItemRow.job_id == job.id, JobItemRow.item_id == FileRow.id),
+        )
+        files = files.order_by(FileRow.seq).limit(limit)
+        await session.execute(
+            insert(JobItemRow).from_select(
+                ["job_id", "item_id", "ordinal", "item_name", "status", "updated_at"], files
+            )
+        )
+
+    async def _processed_hashes(
+        self, session: AsyncSession, job: JobRow, hashes: set[str]
+    ) -> dict[str, str]:
+        if not hashes:
+            return {}
+        rows = await session.execute(
+            select(ProcessingResultRow.content_hash, func.min(ProcessingResultRow.result_id))
+            .where(
+                ProcessingResultRow.job_type == job.job_type,
+                ProcessingResultRow.parameters_hash == job.parameters_hash,
+                ProcessingResultRow.content_hash.in_(hashes),
+            )
+            .group_by(ProcessingResultRow.content_hash)
+        )
+        return {content_hash: result_id for content_hash, result_id in rows}
+
+    async def _transition(
+        self,
+        session: AsyncSession,
+        job: JobRow,
+        item_id: str,
+        to: ItemStatus,
+        now: datetime,
+        *,
+        skip_reason: SkipReason | None = None,
+        error_message: str | None = None,
+        result_id: str | None = None,
+    ) -> bool:
+        """Move an open item to a terminal status; count it on the job only if it moved."""
+        values: dict[str, Any] = {"status": to.value, "updated_at": now, "completed_at": now}
+        if skip_reason is not None:
+            values["skip_reason"] = skip_reason.value
+        if error_message is not None:
+            values["error_message"] = error_message
+        if result_id is not None:
+            values["result_id"] = result_id
+        moved = await session.execute(
+            update(JobItemRow)
+            .where(
+                JobItemRow.job_id == job.id,
+                JobItemRow.item_id == item_id,
+                JobItemRow.status.in_(_OPEN_ITEM_STATUSES),
+            )
+            .values(**values)
+        )
+        if moved.rowcount:  # type: ignore[attr-defined]
+            await _bump(session, job.id, _COUNTER_OF_STATUS[to], 1)
+            return True
+        return False
+
+    async def set_job_status(
+        self, job_id: str, status: JobStatus, *, error_message: str | None = None
+    ) -> JobStatus:
+        """Move a job to ``status`` unless it already ended; returns the resulting status.
+
+        Reaching a terminal status also fixes ``total_items`` to the items the job has.
+        """
+        async with self._transaction() as session:
+            job = await session.get(JobRow, job_id)
+            if job is None:
+                raise NotFoundError(f"job {job_id} not found")
+            if job.status in _TERMINAL_JOB_VALUES:
+                return JobStatus(job.status)
+            now = utcnow()
+            job.status = status.value
+            job.updated_at = now
+            if error_message is not None:
+                job.error_message = error_message
+            if status in TERMINAL_JOB_STATUSES:
+                job.completed_at = now
+                job.total_items = int(
+                    await session.scalar(
+                        select(func.count())
+                        .select_from(JobItemRow)
+                        .where(JobItemRow.job_id == job_id)
+                    )
+                    or 0
+                )
+            return status
+
+    async def mark_item_processing(self, job_id: str, item_id: str) -> ItemStatus:
+        """Mark a pending item ``processing``; returns the item's status afterwards."""
+        async with self._transaction() as session:
+            now = utcnow()
+            await session.execute(
+                update(JobItemRow)
+                .where(
+                    JobItemRow.job_id == job_id,
+                    JobItemRow.item_id == item_id,
+                    JobItemRow.status == ItemStatus.PENDING.value,
+                )
+                .values(status=ItemStatus.PROCESSING.value, started_at=now, updated_at=now)
+            )
+            row = await session.get(JobItemRow, (job_id, item_id))
+            if row is None:
+                raise NotFoundError(f"item {item_id} of job {job_id} not found")
+            return ItemStatus(row.status)
+
+    async def complete_item(self, job_id: str, item_id: str, result: ResultSpec) -> bool:
+        """Record the item's result once and mark it completed; False if it had ended."""
+        async with self._transaction() as session:
+            now = utcnow()
+            await session.execute(
+                self._insert(ProcessingResultRow)
+                .values(
+                    result_id=result.result_id,
+                    item_id=item_id,
+                    job_id=job_id,
+                    job_type=result.job_type.value,
+                    parameters_hash=result.parameters_hash,
+                    content_hash=result.content_hash,
+                    output_location=result.output_location,
+                    output_metadata_json=json.dumps(result.output_metadata),
+                    processed_at=now,
+                )
+                .on_conflict_do_nothing(index_elements=["result_id"])
+            )
+            job = await _locked_job(session, job_id)
+            return await self._transition(
+                session, job, item_id, ItemStatus.COMPLETED, now, result_id=result.result_id
+            )
+
+    async def fail_item(self, job_id: str, item_id: str, error_message: str) -> bool:
+        """Mark the item failed with a readable message; False if it had already ended."""
+        async with self._transaction() as session:
+            job = await _locked_job(session, job_id)
+            return await self._transition(
+                session, job, item_id, ItemStatus.FAILED, utcnow(), error_message=error_message
+            )
+
+    async def cancel_item(self, job_id: str, item_id: str) -> bool:
+        """Mark one open item cancelled; False if it had already ended."""
+        async with self._transaction() as session:
+            job = await _locked_job(session, job_id)
+            return await self._transition(session, job, item_id, ItemStatus.CANCELLED, utcnow())
+
+    async def cancel_open_items(self, job_id: str, *, reason: str | None) -> int:
+        """Cancel every item of the job that is not terminal, listed or not yet listed."""
+        async with self._transaction() as session:
+            job = await _locked_job(session, job_id)
+            now = utcnow()
+            inserted = 0
+            if job.directory_id is not None and job.max_file_seq is not None:
+                unlisted = select(
+                    literal(job.id),
+                    FileRow.id,
+                    FileRow.seq,
+                    FileRow.path,
+                    literal(ItemStatus.CANCELLED.value),
+                    literal(now, type_=JobItemRow.__table__.c.updated_at.type),
+                    literal(now, type_=JobItemRow.__table__.c.completed_at.type),
+                ).where(
+                    FileRow.directory_id == job.directory_id,
+                    FileRow.deleted.is_(False),
+                    FileRow.seq <= job.max_file_seq,
+                    ~exists().where(JobItemRow.job_id == job.id, JobItemRow.item_id == FileRow.id),
+                )
+                result = await session.execute(
+                    insert(JobItemRow).from_select(
+                        [
+                            "job_id", "item_id", "ordinal", "item_name",
+                            "status", "updated_at", "completed_at",
+                        ],
+                        unlisted,
+                    )
+                )  # fmt: skip
+                inserted = int(result.rowcount or 0)  # type: ignore[attr-defined]
+            moved = await session.execute(
+                update(JobItemRow)
+                .where(JobItemRow.job_id == job_id, JobItemRow.status.in_(_OPEN_ITEM_STATUSES))
+                .values(status=ItemStatus.CANCELLED.value, updated_at=now, completed_at=now)
+            )
+            cancelled = inserted + int(moved.rowcount or 0)  # type: ignore[attr-defined]
+            await _bump(session, job.id, JobRow.cancelled_items, cancelled)
+            if reason is not None and job.cancel_reason is None:
+                job.cancel_reason = reason
+            job.updated_at = now
+            return cancelled
+
+
+async def _locked_job(session: AsyncSession, job_id: str) -> JobRow:
+    job = await session.get(JobRow, job_id)
+    if job is None:
+        raise NotFoundError(f"job {job_id} not found")
+    return job
+
+
+async def _bump(session: AsyncSession, job_id: str, counter: Any, by: int) -> None:
+    # Increment in SQL, not in Python: concurrent activities on Postgres would otherwise
+    # overwrite each other's counts.
+    if by:
+        await session.execute(
+            update(JobRow).where(JobRow.id == job_id).values({counter: counter + by})
+        )
+
+
+def _timeout_seconds(job: JobRow, default: float) -> float:
+    config = json.loads(job.config_json)
+    parameters = config.get("parameters") or {}
+    timeout = parameters.get("job_timeout_in_seconds")
+    return float(timeout) if timeout else default

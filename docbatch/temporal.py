@@ -1,0 +1,50 @@
+"""Temporal plumbing shared by the worker, the starter and tests: client, search attributes."""
+
+from __future__ import annotations
+
+from temporalio.api.enums.v1 import IndexedValueType
+from temporalio.api.operatorservice.v1 import (
+    AddSearchAttributesRequest,
+    ListSearchAttributesRequest,
+)
+from temporalio.client import Client
+from temporalio.common import SearchAttributeKey
+from temporalio.contrib.pydantic import pydantic_data_converter
+
+from docbatch.settings import Settings
+
+JOB_ID = SearchAttributeKey.for_keyword("DocbatchJobId")
+JOB_TYPE = SearchAttributeKey.for_keyword("DocbatchJobType")
+JOB_STATUS = SearchAttributeKey.for_keyword("DocbatchStatus")
+DIRECTORY_ID = SearchAttributeKey.for_keyword("DocbatchDirectoryId")
+
+SEARCH_ATTRIBUTES: tuple[SearchAttributeKey[str], ...] = (JOB_ID, JOB_TYPE, JOB_STATUS, DIRECTORY_ID)
+"""Every custom search attribute docbatch sets, so users can filter in the Web UI."""
+
+
+async def connect(settings: Settings, *, namespace: str | None = None) -> Client:
+    """A Temporal client with the pydantic data converter, from settings."""
+    return await Client.connect(
+        settings.temporal_address,
+        namespace=namespace or settings.temporal_namespace,
+        data_converter=pydantic_data_converter,
+    )
+
+
+async def ensure_search_attributes(client: Client) -> list[str]:
+    """Register docbatch's search attributes the server lacks; returns those added."""
+    existing = await client.operator_service.list_search_attributes(
+        ListSearchAttributesRequest(namespace=client.namespace)
+    )
+    known = set(existing.custom_attributes) | set(existing.system_attributes)
+    missing = [key.name for key in SEARCH_ATTRIBUTES if key.name not in known]
+    if missing:
+        await client.operator_service.add_search_attributes(
+            AddSearchAttributesRequest(
+                namespace=client.namespace,
+                search_attributes={
+                    name: IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD for name in missing
+                },
+            )
+        )
+    return missing

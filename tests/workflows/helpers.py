@@ -1,0 +1,96 @@
+"""Helpers for end-to-end batch tests."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Any
+
+from temporalio.api.enums.v1 import EventType
+from temporalio.client import WorkflowHistory
+
+from docbatch import service
+from docbatch.models import BatchCreateRequest, BatchGetStatusResponse
+from docbatch.store.tables import JobRow
+from tests.conftest import Stack
+
+JOB_TIMEOUT_SECONDS = 180
+
+
+def write_text_files(folder: Path, count: int, *, prefix: str = "doc") -> list[Path]:
+    """``count`` small, distinct text documents."""
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for index in range(count):
+        path = folder / f"{prefix}-{index:04d}.txt"
+        path.write_text(f"Document {index}\n\nThis is the body of document number {index}.\n")
+        paths.append(path)
+    return paths
+
+
+async def start_job(stack: Stack, body: dict[str, Any]) -> JobRow:
+    """Create a job through the service, as the CLI and API do."""
+    request = BatchCreateRequest.model_validate(body)
+    return await service.create_job(
+        stack.store, stack.client, stack.settings, request, project_id=stack.settings.project_id
+    )
+
+
+async def start_folder_job(
+    stack: Stack, folder: Path, config: dict[str, Any] | None = None, **extra: Any
+) -> JobRow:
+    """Register a folder and start a job over it."""
+    registered = await service.register_local_folder(
+        stack.store, folder, project_id=stack.settings.project_id
+    )
+    body = {"job_config": config or {}, "directory_id": registered.directory.id, **extra}
+    return await start_job(stack, body)
+
+
+async def wait_job(stack: Stack, job: JobRow) -> BatchGetStatusResponse:
+    """Wait for the parent workflow chain to close, then read the job from the store."""
+    handle = stack.client.get_workflow_handle(job.workflow_id)
+    await asyncio.wait_for(handle.result(), JOB_TIMEOUT_SECONDS)
+    return await service.get_status(stack.store, job.id)
+
+
+async def run_folder_job(
+    stack: Stack, folder: Path, config: dict[str, Any] | None = None, **extra: Any
+) -> BatchGetStatusResponse:
+    """Start a folder job and wait for it to end."""
+    return await wait_job(stack, await start_folder_job(stack, folder, config, **extra))
+
+
+async def parent_histories(stack: Stack, workflow_id: str) -> list[WorkflowHistory]:
+    """Histories of every run of a parent workflow (the continue-as-new chain)."""
+    # Walk the chain backwards from the latest run: each run's first event names the
+    # run it continued from. Unlike visibility queries this never lags.
+    histories: list[WorkflowHistory] = []
+    run_id: str | None = None
+    while True:
+        handle = stack.client.get_workflow_handle(workflow_id, run_id=run_id)
+        history = await handle.fetch_history()
+        histories.append(history)
+        started = history.events[0].workflow_execution_started_event_attributes
+        if not started.continued_execution_run_id:
+            return list(reversed(histories))
+        run_id = started.continued_execution_run_id
+
+
+def children_started(history: WorkflowHistory) -> int:
+    """How many child workflows a run started."""
+    return sum(
+        1
+        for event in history.events
+        if event.event_type == EventType.EVENT_TYPE_START_CHILD_WORKFLOW_EXECUTION_INITIATED
+    )
+
+
+async def wait_until(predicate: Any, *, timeout: float = 60.0, interval: float = 0.1) -> None:
+    """Poll an async predicate until it holds (no fixed sleeps in tests)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not await predicate():
+        if loop.time() > deadline:
+            raise TimeoutError("condition not met in time")
+        await asyncio.sleep(interval)

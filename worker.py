@@ -1,0 +1,115 @@
+"""The docbatch worker: registers the workflows and activities and runs until signalled."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+from datetime import timedelta
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+
+import structlog
+from temporalio.client import Client
+from temporalio.worker import Worker
+from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
+
+from activities.batch_activities import BatchActivities
+from activities.item_activities import ItemActivities
+from docbatch.blobs import BlobStore
+from docbatch.engines.base import Engine
+from docbatch.engines.pool import EnginePool
+from docbatch.engines.registry import run_engine
+from docbatch.logging import configure_logging
+from docbatch.settings import Settings
+from docbatch.store import Store
+from docbatch.temporal import connect, ensure_search_attributes
+from workflows.batch_item import BatchItemWorkflow
+from workflows.batch_parent import BatchParentWorkflow
+
+log = structlog.get_logger("docbatch.worker")
+
+
+@dataclass
+class WorkerResources:
+    """What a worker owns and must close: the store and the engine process pool."""
+
+    store: Store
+    blobs: BlobStore
+    pool: EnginePool
+
+
+@asynccontextmanager
+async def worker_resources(settings: Settings) -> AsyncIterator[WorkerResources]:
+    """Open the store (migrated), the blob store and the engine pool; close them after."""
+    store = await Store.open(settings.effective_database_url)
+    pool = EnginePool(settings.engine_processes)
+    try:
+        yield WorkerResources(store=store, blobs=BlobStore(settings.blob_dir), pool=pool)
+    finally:
+        await asyncio.to_thread(pool.shutdown)
+        await store.close()
+
+
+def build_worker(
+    client: Client,
+    settings: Settings,
+    resources: WorkerResources,
+    *,
+    task_queue: str | None = None,
+    engine: Engine = run_engine,
+) -> Worker:
+    """A worker for docbatch's workflows and activities on the settings' task queue."""
+    batch = BatchActivities(resources.store, settings)
+    items = ItemActivities(resources.store, resources.blobs, resources.pool, engine)
+    return Worker(
+        client,
+        task_queue=task_queue or settings.task_queue,
+        workflows=[BatchParentWorkflow, BatchItemWorkflow],
+        activities=[
+            batch.start_job,
+            batch.list_page,
+            batch.set_job_status,
+            batch.cancel_job_items,
+            items.process_item,
+            items.record_item_failure,
+            items.record_item_cancelled,
+        ],
+        workflow_runner=SandboxedWorkflowRunner(
+            restrictions=SandboxRestrictions.default.with_passthrough_modules(
+                "docbatch", "activities", "pydantic", "sqlalchemy"
+            )
+        ),
+        max_concurrent_activities=settings.max_concurrent_activities,
+        graceful_shutdown_timeout=timedelta(seconds=10),
+    )
+
+
+async def main(client: Client | None = None, settings: Settings | None = None) -> None:
+    """Run a worker until SIGINT or SIGTERM, then shut down gracefully."""
+    settings = settings or Settings()
+    configure_logging(settings.log_level, settings.log_format)
+    client = client or await connect(settings)
+    added = await ensure_search_attributes(client)
+    if added:
+        log.info("registered search attributes", names=added)
+    async with worker_resources(settings) as resources:
+        worker = build_worker(client, settings, resources)
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        log.info(
+            "worker started",
+            task_queue=settings.task_queue,
+            namespace=client.namespace,
+            address=settings.temporal_address,
+        )
+        async with worker:
+            await stop.wait()
+            log.info("worker stopping")
+        log.info("worker stopped")
+
+
+if __name__ == "__main__":
+    asyncio.run(main())

@@ -1,0 +1,288 @@
+"""``BatchParentWorkflow``: page through a job's items and run one child per item.
+
+Each run lists pages of items after a cursor (the listing activity writes item rows and
+skips what needs no work), keeps at most ``max_concurrent_children`` children in flight,
+and after ``continue_as_new_threshold`` listed items (or when Temporal suggests it)
+drains its children and continues as new carrying only the cursor and counters.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from datetime import timedelta
+from typing import Any, TypeVar
+
+from temporalio import workflow
+from temporalio.common import RetryPolicy, TypedSearchAttributes
+from temporalio.exceptions import CancelledError as TemporalCancelledError
+from temporalio.exceptions import ChildWorkflowError
+
+with workflow.unsafe.imports_passed_through():
+    from activities.batch_activities import BatchActivities
+    from activities.item_activities import ItemActivities
+    from docbatch.ids import item_workflow_id
+    from docbatch.messages import (
+        BatchParentInput,
+        BatchParentResult,
+        CancelJobItemsInput,
+        CancelRequest,
+        CancelResult,
+        ItemFailureInput,
+        ItemInput,
+        ItemOutcome,
+        JobSnapshot,
+        ListPageInput,
+        ParentState,
+        Progress,
+        SetJobStatusInput,
+        StartJobInput,
+    )
+    from docbatch.models import ItemStatus, JobStatus
+    from docbatch.temporal import JOB_ID, JOB_STATUS
+    from workflows.batch_item import BatchItemWorkflow
+
+_R = TypeVar("_R")
+
+STORE_TIMEOUT = timedelta(seconds=60)
+# The store may be briefly unavailable: retry without limit, backing off to 30 s.
+STORE_RETRY_POLICY = RetryPolicy(
+    initial_interval=timedelta(milliseconds=500),
+    maximum_interval=timedelta(seconds=30),
+    non_retryable_error_types=["NotFoundError"],
+)
+
+
+@workflow.defn
+class BatchParentWorkflow:
+    """One batch job: dispatch items to children in a sliding window, then finish the job."""
+
+    def __init__(self) -> None:
+        self._job_id = ""
+        self._state = ParentState()
+        self._status = JobStatus.RUNNING
+        self._in_flight: dict[str, asyncio.Task[None]] = {}
+        self._cancel_requested = False
+        self._cancel_reason: str | None = None
+        self._finished = False
+
+    # ------------------------------------------------------------------ handlers
+
+    @workflow.query
+    def progress(self) -> Progress:
+        """Counts and percentage of the job as this workflow sees them."""
+        state = self._state
+        done = state.completed + state.failed + state.skipped + state.cancelled
+        percentage = 0.0 if state.total <= 0 else min(100.0, round(100.0 * done / state.total, 2))
+        return Progress(
+            job_id=self._job_id,
+            status=self._status,
+            total=state.total,
+            completed=state.completed,
+            failed=state.failed,
+            skipped=state.skipped,
+            cancelled=state.cancelled,
+            in_flight=len(self._in_flight),
+            percentage=percentage,
+            run=state.runs,
+        )
+
+    @workflow.signal
+    def cancel(self, request: CancelRequest) -> None:
+        """Cancel the job (from the Web UI or ``temporal workflow signal``)."""
+        if not self._finished and not self._cancel_requested:
+            self._cancel_requested = True
+            self._cancel_reason = request.reason
+
+    @workflow.update
+    async def cancel_job(self, request: CancelRequest) -> CancelResult:
+        """Cancel the job, wait until every item is terminal, return the processed count."""
+        self.cancel(request)
+        await workflow.wait_condition(lambda: self._finished)
+        return CancelResult(
+            job_id=self._job_id,
+            status=self._status,
+            processed_items=self._state.completed + self._state.failed,
+        )
+
+    @cancel_job.validator
+    def _validate_cancel_job(self, request: CancelRequest) -> None:
+        if self._finished or self._status.is_terminal:
+            raise ValueError(f"job {self._job_id} already {self._status.value}")
+
+    # ----------------------------------------------------------------------- run
+
+    @workflow.run
+    async def run(self, request: BatchParentInput) -> BatchParentResult:
+        """Process every item of the job; continue-as-new between pages of work."""
+        self._job_id = request.job_id
+        if request.state is None:
+            shape = await self._store_op(
+                BatchActivities.start_job, StartJobInput(job_id=request.job_id)
+            )
+            if shape.already_terminal is not None:
+                self._status = shape.already_terminal
+                return self._result()
+            self._state = ParentState(
+                total=shape.total,
+                page_size=shape.page_size,
+                continue_as_new_threshold=shape.continue_as_new_threshold,
+                max_concurrent_children=shape.max_concurrent_children,
+                timeout_seconds=shape.timeout_seconds,
+            )
+            self._upsert_status(JobStatus.RUNNING)
+        else:
+            self._state = request.state
+
+        exhausted = await self._dispatch_pages()
+
+        if not self._cancel_requested and not exhausted:
+            await workflow.wait_condition(lambda: not self._in_flight or self._cancel_requested)
+            if not self._cancel_requested:
+                await workflow.wait_condition(workflow.all_handlers_finished)
+                next_state = self._state.model_copy(update={"runs": self._state.runs + 1})
+                workflow.continue_as_new(BatchParentInput(job_id=self._job_id, state=next_state))
+
+        if not self._cancel_requested:
+            await self._set_status(JobStatus.DISPATCHED)
+            await workflow.wait_condition(lambda: not self._in_flight or self._cancel_requested)
+
+        if self._cancel_requested:
+            await self._cancel_in_flight()
+            await self._store_op(
+                BatchActivities.cancel_job_items,
+                CancelJobItemsInput(job_id=self._job_id, reason=self._cancel_reason),
+            )
+            await self._set_status(JobStatus.CANCELLED)
+        else:
+            state = self._state
+            all_failed = state.failed > 0 and state.completed + state.skipped == 0
+            await self._set_status(
+                JobStatus.FAILED if all_failed else JobStatus.COMPLETED,
+                error_message=f"all {state.failed} items failed" if all_failed else None,
+            )
+        self._finished = True
+        await workflow.wait_condition(workflow.all_handlers_finished)
+        return self._result()
+
+    async def _dispatch_pages(self) -> bool:
+        """List pages and start children until the run's budget is spent; True if exhausted."""
+        state = self._state
+        listed_this_run = 0
+        while not self._cancel_requested:
+            budget = state.continue_as_new_threshold - listed_this_run
+            if budget <= 0 or (listed_this_run and workflow.info().is_continue_as_new_suggested()):
+                return False
+            page = await self._store_op(
+                BatchActivities.list_page,
+                ListPageInput(
+                    job_id=self._job_id,
+                    cursor=state.cursor,
+                    limit=min(state.page_size, budget),
+                ),
+            )
+            listed_this_run += page.listed
+            state.cursor = page.next_cursor
+            state.skipped += page.skipped
+            for item_id in page.item_ids:
+                await workflow.wait_condition(
+                    lambda: len(self._in_flight) < state.max_concurrent_children
+                    or self._cancel_requested
+                )
+                if self._cancel_requested:
+                    return False
+                self._in_flight[item_id] = asyncio.create_task(self._run_child(item_id))
+            if page.exhausted:
+                return True
+        return False
+
+    async def _run_child(self, item_id: str) -> None:
+        item = ItemInput(
+            job_id=self._job_id, item_id=item_id, timeout_seconds=self._state.timeout_seconds
+        )
+        try:
+            outcome = await workflow.execute_child_workflow(
+                BatchItemWorkflow.run,
+                item,
+                id=item_workflow_id(self._job_id, item_id),
+                task_queue=workflow.info().task_queue,
+                search_attributes=TypedSearchAttributes([JOB_ID.value_set(self._job_id)]),
+            )
+            self._count(outcome.status)
+        except asyncio.CancelledError:
+            self._count(ItemStatus.CANCELLED)
+        except ChildWorkflowError as err:
+            if isinstance(err.cause, TemporalCancelledError) or self._cancel_requested:
+                self._count(ItemStatus.CANCELLED)
+            else:
+                # The child itself failed (not its file): record it so the item ends.
+                outcome = await self._store_op(
+                    ItemActivities.record_item_failure,
+                    ItemFailureInput(
+                        job_id=self._job_id,
+                        item_id=item_id,
+                        error_message=f"item workflow failed: {err.cause or err}"[:1000],
+                    ),
+                )
+                self._count(outcome.status)
+        finally:
+            del self._in_flight[item_id]
+
+    async def _cancel_in_flight(self) -> None:
+        for task in list(self._in_flight.values()):
+            task.cancel()
+        await workflow.wait_condition(lambda: not self._in_flight)
+
+    # ------------------------------------------------------------------- helpers
+
+    def _count(self, status: ItemStatus) -> None:
+        state = self._state
+        if status == ItemStatus.COMPLETED:
+            state.completed += 1
+        elif status == ItemStatus.FAILED:
+            state.failed += 1
+        elif status == ItemStatus.SKIPPED:
+            state.skipped += 1
+        elif status == ItemStatus.CANCELLED:
+            state.cancelled += 1
+
+    async def _set_status(self, status: JobStatus, error_message: str | None = None) -> None:
+        snapshot: JobSnapshot = await self._store_op(
+            BatchActivities.set_job_status,
+            SetJobStatusInput(job_id=self._job_id, status=status, error_message=error_message),
+        )
+        if snapshot.status.is_terminal:
+            # The store is the record: adopt its exact counts for the final answer.
+            self._state.total = snapshot.total
+            self._state.completed = snapshot.completed
+            self._state.failed = snapshot.failed
+            self._state.skipped = snapshot.skipped
+            self._state.cancelled = snapshot.cancelled
+        self._upsert_status(snapshot.status)
+
+    def _upsert_status(self, status: JobStatus) -> None:
+        self._status = status
+        workflow.upsert_search_attributes([JOB_STATUS.value_set(status.value)])
+
+    async def _store_op(self, activity: Callable[[Any, Any], Awaitable[_R]], arg: Any) -> _R:
+        # Store operations are short and idempotent: local activities keep them out of
+        # the task queue and cost one history event each.
+        return await workflow.execute_local_activity_method(
+            activity,
+            arg,
+            start_to_close_timeout=STORE_TIMEOUT,
+            retry_policy=STORE_RETRY_POLICY,
+        )
+
+    def _result(self) -> BatchParentResult:
+        state = self._state
+        return BatchParentResult(
+            job_id=self._job_id,
+            status=self._status,
+            total=state.total,
+            completed=state.completed,
+            failed=state.failed,
+            skipped=state.skipped,
+            cancelled=state.cancelled,
+            runs=state.runs,
+        )
