@@ -15,7 +15,11 @@ from pathlib import Path
 from typing import Any
 
 from temporalio.client import Client, WorkflowUpdateFailedError
-from temporalio.common import TypedSearchAttributes, WorkflowIDConflictPolicy
+from temporalio.common import (
+    SearchAttributePair,
+    TypedSearchAttributes,
+    WorkflowIDConflictPolicy,
+)
 from temporalio.service import RPCError
 
 from docbatch.blobs import path_to_location
@@ -189,10 +193,10 @@ async def create_job(
         updated_at=now,
     )
     await store.create_job(job, items)
-    attributes = [JOB_ID.value_set(job_id), JOB_TYPE.value_set(job_type.value)]
-    attributes.append(JOB_STATUS.value_set(JobStatus.PENDING.value))
+    attributes = [SearchAttributePair(JOB_ID, job_id), SearchAttributePair(JOB_TYPE, job_type.value)]
+    attributes.append(SearchAttributePair(JOB_STATUS, JobStatus.PENDING.value))
     if request.directory_id is not None:
-        attributes.append(DIRECTORY_ID.value_set(request.directory_id))
+        attributes.append(SearchAttributePair(DIRECTORY_ID, request.directory_id))
     try:
         await client.start_workflow(
             BatchParentWorkflow.run,

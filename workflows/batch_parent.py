@@ -14,7 +14,7 @@ from datetime import timedelta
 from typing import Any, TypeVar
 
 from temporalio import workflow
-from temporalio.common import RetryPolicy, TypedSearchAttributes
+from temporalio.common import RetryPolicy, SearchAttributePair, TypedSearchAttributes
 from temporalio.exceptions import CancelledError as TemporalCancelledError
 from temporalio.exceptions import ChildWorkflowError
 
@@ -206,7 +206,7 @@ class BatchParentWorkflow:
                 item,
                 id=item_workflow_id(self._job_id, item_id),
                 task_queue=workflow.info().task_queue,
-                search_attributes=TypedSearchAttributes([JOB_ID.value_set(self._job_id)]),
+                search_attributes=TypedSearchAttributes([SearchAttributePair(JOB_ID, self._job_id)]),
             )
             self._count(outcome.status)
         except asyncio.CancelledError:

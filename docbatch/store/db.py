@@ -29,14 +29,21 @@ def create_engines(url: str) -> tuple[AsyncEngine, AsyncEngine]:
     if not is_sqlite(url):
         engine = create_async_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
         return engine, engine
-    database = make_url(url).database
-    if database and database != ":memory:":
-        Path(database).parent.mkdir(parents=True, exist_ok=True)
+    ensure_sqlite_directory(url)
     reader = create_async_engine(url, connect_args={"timeout": 60})
     writer = create_async_engine(url, connect_args={"timeout": 60})
     _configure_sqlite(reader, begin="BEGIN")
     _configure_sqlite(writer, begin="BEGIN IMMEDIATE")
     return reader, writer
+
+
+def ensure_sqlite_directory(url: str) -> None:
+    """Create the folder of a SQLite database file so that the first open succeeds."""
+    if not is_sqlite(url):
+        return
+    database = make_url(url).database
+    if database and database != ":memory:":
+        Path(database).parent.mkdir(parents=True, exist_ok=True)
 
 
 def _configure_sqlite(engine: AsyncEngine, *, begin: str) -> None:
@@ -70,6 +77,7 @@ def upgrade_sync(url: str) -> None:
     """Apply every pending migration (blocking; runs its own event loop)."""
     from alembic import command
 
+    ensure_sqlite_directory(url)
     command.upgrade(_alembic_config(url), "head")
 
 

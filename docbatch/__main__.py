@@ -1,0 +1,5 @@
+"""``python -m docbatch``: the docbatch command line."""
+
+from docbatch.cli import app
+
+app()

@@ -1,0 +1,205 @@
+"""The SQL store on a real SQLite file: migrations, idempotent writes, dedup paging."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from docbatch import service
+from docbatch.ids import JOB_PREFIX, new_id, result_id_for
+from docbatch.models import ItemStatus, JobStatus, JobType, SkipReason
+from docbatch.store import ResultSpec, Store
+from docbatch.store.repository import utcnow
+from docbatch.store.tables import JobRow
+from tests.workflows.helpers import write_text_files
+
+PROJECT = "proj-test"
+
+
+@pytest.fixture
+async def store(tmp_path: Path) -> AsyncIterator[Store]:
+    opened = await Store.open(f"sqlite+aiosqlite:///{tmp_path / 'store.db'}")
+    yield opened
+    await opened.close()
+
+
+def _job(directory_id: str | None, *, max_size: int = 10_000, parameters_hash: str = "h") -> JobRow:
+    now = utcnow()
+    job_id = new_id(JOB_PREFIX)
+    return JobRow(
+        id=job_id,
+        project_id=PROJECT,
+        job_type=JobType.PARSE.value,
+        status=JobStatus.PENDING.value,
+        directory_id=directory_id,
+        config_json="{}",
+        parameters_hash=parameters_hash,
+        invalidate_cache=False,
+        page_size=3,
+        continue_as_new_threshold=3,
+        max_file_size_bytes=max_size,
+        total_items=0,
+        completed_items=0,
+        failed_items=0,
+        skipped_items=0,
+        cancelled_items=0,
+        workflow_id=f"batch-{job_id}",
+        temporal_namespace="default",
+        created_at=now,
+        updated_at=now,
+    )
+
+
+async def _directory_job(store: Store, folder: Path, **kwargs: object) -> JobRow:
+    registered = await service.register_local_folder(store, folder, project_id=PROJECT)
+    job = await store.create_job(_job(registered.directory.id, **kwargs))  # type: ignore[arg-type]
+    await store.start_job(job.id, default_timeout_seconds=60)
+    return job
+
+
+async def test_migrations_create_the_schema_in_wal_mode(tmp_path: Path) -> None:
+    path = tmp_path / "fresh.db"
+    store = await Store.open(f"sqlite+aiosqlite:///{path}")
+    await store.ping()
+    await store.close()
+    with sqlite3.connect(path) as db:
+        tables = {row[0] for row in db.execute("select name from sqlite_master where type='table'")}
+        mode = db.execute("pragma journal_mode").fetchone()[0]
+        version = db.execute("select version_num from alembic_version").fetchone()[0]
+    assert {"directories", "files", "jobs", "job_items", "processing_results"} <= tables
+    assert mode == "wal"
+    assert version == "0001"
+    # Opening again is a no-op migration.
+    await (await Store.open(f"sqlite+aiosqlite:///{path}")).close()
+
+
+async def test_registering_a_folder_twice_reuses_it_and_detects_changes(
+    store: Store, tmp_path: Path
+) -> None:
+    folder = tmp_path / "docs"
+    paths = write_text_files(folder, 3)
+    (folder / "sub").mkdir()
+    (folder / "sub" / "nested.txt").write_text("nested document\n")
+    (folder / ".hidden").write_text("ignored")
+
+    first = await service.register_local_folder(store, folder, project_id=PROJECT)
+    assert (first.stats.added, first.files) == (4, 4)
+
+    paths[0].write_text("changed content\n")
+    paths[1].unlink()
+    (folder / "new.txt").write_text("a new document\n")
+    second = await service.register_local_folder(store, folder, project_id=PROJECT)
+
+    assert second.directory.id == first.directory.id
+    assert (second.stats.added, second.stats.changed, second.stats.removed) == (1, 1, 1)
+    names = [f.path for f in await store.list_files(first.directory.id)]
+    assert sorted(names) == ["doc-0000.txt", "doc-0002.txt", "new.txt", "sub/nested.txt"]
+
+
+async def test_list_page_is_idempotent_and_pages_by_cursor(store: Store, tmp_path: Path) -> None:
+    folder = tmp_path / "docs"
+    write_text_files(folder, 7)
+    job = await _directory_job(store, folder)
+
+    first = await store.list_page(job.id, cursor=0, limit=3)
+    again = await store.list_page(job.id, cursor=0, limit=3)
+    assert first == again
+    assert (first.listed, first.exhausted) == (3, False)
+    second = await store.list_page(job.id, cursor=first.next_cursor, limit=3)
+    third = await store.list_page(job.id, cursor=second.next_cursor, limit=3)
+    assert (third.listed, third.exhausted) == (1, True)
+    listed = first.item_ids + second.item_ids + third.item_ids
+    assert len(set(listed)) == 7
+    assert (await store.get_job(job.id)).total_items == 7
+
+
+async def test_completing_an_item_twice_writes_one_result_and_counts_once(
+    store: Store, tmp_path: Path
+) -> None:
+    folder = tmp_path / "docs"
+    write_text_files(folder, 2)
+    job = await _directory_job(store, folder)
+    page = await store.list_page(job.id, cursor=0, limit=10)
+    item_id = page.item_ids[0]
+    spec = ResultSpec(
+        result_id=result_id_for(job.id, item_id),
+        job_type=JobType.PARSE,
+        parameters_hash="h",
+        content_hash="c",
+        output_location="file:///tmp/x.md",
+        output_metadata={},
+    )
+
+    assert await store.mark_item_processing(job.id, item_id) == ItemStatus.PROCESSING
+    assert await store.complete_item(job.id, item_id, spec) is True
+    assert await store.complete_item(job.id, item_id, spec) is False
+    assert await store.fail_item(job.id, item_id, "late failure") is False
+    assert await store.cancel_item(job.id, item_id) is False
+
+    assert len(await store.results_for_item(item_id)) == 1
+    row = await store.get_job(job.id)
+    assert (row.completed_items, row.failed_items, row.cancelled_items) == (1, 0, 0)
+    assert (await store.get_item(job.id, item_id)).status == ItemStatus.COMPLETED.value
+
+
+async def test_list_page_skips_processed_and_oversized_files(store: Store, tmp_path: Path) -> None:
+    folder = tmp_path / "docs"
+    write_text_files(folder, 3)
+    (folder / "zz-big.txt").write_text("x" * 5000)
+    first = await _directory_job(store, folder, max_size=1000)
+    page = await store.list_page(first.id, cursor=0, limit=10)
+    assert page.skipped == 1 and len(page.item_ids) == 3
+    for item_id in page.item_ids:
+        file = await store.get_file(item_id)
+        await store.complete_item(
+            first.id,
+            item_id,
+            ResultSpec(
+                result_id=result_id_for(first.id, item_id),
+                job_type=JobType.PARSE,
+                parameters_hash="h",
+                content_hash=file.content_hash,
+                output_location="file:///tmp/out.md",
+                output_metadata={},
+            ),
+        )
+
+    second = await _directory_job(store, folder, max_size=1000)
+    page = await store.list_page(second.id, cursor=0, limit=10)
+    assert page.item_ids == []
+    assert page.skipped == 4
+    items, _ = await store.list_items(second.id)
+    reasons = sorted(i.skip_reason or "" for i in items)
+    assert reasons == [SkipReason.ALREADY_PROCESSED] * 3 + [SkipReason.SIZE_LIMIT_EXCEEDED]
+    assert (await store.get_job(second.id)).skipped_items == 4
+
+    other_params = await _directory_job(store, folder, max_size=1000, parameters_hash="other")
+    page = await store.list_page(other_params.id, cursor=0, limit=10)
+    assert len(page.item_ids) == 3
+
+
+async def test_cancel_open_items_covers_unlisted_files(store: Store, tmp_path: Path) -> None:
+    folder = tmp_path / "docs"
+    write_text_files(folder, 6)
+    job = await _directory_job(store, folder)
+    page = await store.list_page(job.id, cursor=0, limit=2)
+    await store.mark_item_processing(job.id, page.item_ids[0])
+
+    cancelled = await store.cancel_open_items(job.id, reason="stop")
+
+    assert cancelled == 6
+    assert await store.cancel_open_items(job.id, reason="stop") == 0
+    items, total = await store.list_items(job.id)
+    assert total == 6
+    assert {i.status for i in items} == {ItemStatus.CANCELLED.value}
+    assert (await store.get_job(job.id)).cancelled_items == 6
+
+
+async def test_terminal_job_status_never_changes(store: Store) -> None:
+    job = await store.create_job(_job(None))
+    assert await store.set_job_status(job.id, JobStatus.CANCELLED) == JobStatus.CANCELLED
+    assert await store.set_job_status(job.id, JobStatus.COMPLETED) == JobStatus.CANCELLED
+    assert (await store.get_job(job.id)).status == JobStatus.CANCELLED.value
