@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import logging
 import signal
 import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -108,6 +109,10 @@ async def _temporal(settings: Settings, *, embedded: bool) -> AsyncIterator[Clie
     if embedded:
         from docbatch.stack import embedded_stack
 
+        # The summary reports failed items; the SDK's per-failure warnings would repeat
+        # them with tracebacks in the middle of the progress bar.
+        logging.getLogger("temporalio.activity").setLevel(logging.ERROR)
+
         async with embedded_stack(settings) as client:
             yield client
         return
@@ -128,7 +133,7 @@ def _print_json(model: BaseModel | dict[str, Any]) -> None:
         text = model.model_dump_json(indent=2, by_alias=True)
     else:
         text = json.dumps(model, indent=2, default=str)
-    print(text)  # noqa: T201 - machine-readable CLI output
+    print(text)
 
 
 # ------------------------------------------------------------------------ run

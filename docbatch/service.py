@@ -78,8 +78,8 @@ async def register_local_folder(store: Store, folder: Path, *, project_id: str) 
     are unchanged keeps its content hash; others are hashed again, so new and changed
     files are picked up by content. Hidden files and folders are ignored.
     """
-    root = folder.expanduser().resolve()
-    if not root.is_dir():
+    root = await asyncio.to_thread(lambda: folder.expanduser().resolve())
+    if not await asyncio.to_thread(root.is_dir):
         raise ConfigError(f"not a directory: {folder}", field="path")
     directory = await store.get_or_create_directory(
         project_id=project_id, name=root.name or str(root), source_path=str(root)
@@ -106,7 +106,11 @@ def _scan_folder(root: Path, known: dict[str, tuple[int, int | None, str]]) -> l
                 continue
             relative = path.relative_to(root).as_posix()
             previous = known.get(relative)
-            if previous is not None and previous[0] == stat.st_size and previous[1] == stat.st_mtime_ns:
+            if (
+                previous is not None
+                and previous[0] == stat.st_size
+                and previous[1] == stat.st_mtime_ns
+            ):
                 content_hash = previous[2]
             else:
                 content_hash = _sha256(path)
@@ -193,7 +197,10 @@ async def create_job(
         updated_at=now,
     )
     await store.create_job(job, items)
-    attributes = [SearchAttributePair(JOB_ID, job_id), SearchAttributePair(JOB_TYPE, job_type.value)]
+    attributes = [
+        SearchAttributePair(JOB_ID, job_id),
+        SearchAttributePair(JOB_TYPE, job_type.value),
+    ]
     attributes.append(SearchAttributePair(JOB_STATUS, JobStatus.PENDING.value))
     if request.directory_id is not None:
         attributes.append(SearchAttributePair(DIRECTORY_ID, request.directory_id))
@@ -246,10 +253,14 @@ def job_counts(job: JobRow) -> JobCounts:
     )
 
 
-async def get_status(store: Store, job_id: str, *, project_id: str | None = None) -> BatchGetStatusResponse:
+async def get_status(
+    store: Store, job_id: str, *, project_id: str | None = None
+) -> BatchGetStatusResponse:
     """A job with its progress percentage (read from the store: no worker needed)."""
     job = await store.get_job(job_id, project_id=project_id)
-    return BatchGetStatusResponse(job=job_model(job), progress_percentage=job_counts(job).percentage)
+    return BatchGetStatusResponse(
+        job=job_model(job), progress_percentage=job_counts(job).percentage
+    )
 
 
 async def cancel_job(

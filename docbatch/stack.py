@@ -20,7 +20,7 @@ import structlog
 from temporalio.client import Client
 
 from docbatch.settings import Settings
-from docbatch.temporal import SEARCH_ATTRIBUTES, connect
+from docbatch.temporal import SEARCH_ATTRIBUTES, connect, ensure_search_attributes
 
 log = structlog.get_logger("docbatch.stack")
 
@@ -83,7 +83,9 @@ async def _tcp_open(address: str) -> bool:
     return True
 
 
-async def wait_for_temporal(settings: Settings, *, timeout: float = STARTUP_TIMEOUT_SECONDS) -> Client:
+async def wait_for_temporal(
+    settings: Settings, *, timeout: float = STARTUP_TIMEOUT_SECONDS
+) -> Client:
     """Connect to Temporal, retrying until it answers or ``timeout`` passes."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
@@ -107,7 +109,7 @@ async def temporal_server(settings: Settings, *, ui: bool = True) -> AsyncIterat
         return
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     server_log = (settings.data_dir / "temporal-server.log").open("ab")
-    process = subprocess.Popen(
+    process = subprocess.Popen(  # noqa: ASYNC220 - starting a process does not block
         dev_server_command(settings, ui=ui),
         stdout=server_log,
         stderr=subprocess.STDOUT,
@@ -138,7 +140,7 @@ async def embedded_stack(settings: Settings, *, ui: bool = True) -> AsyncIterato
     import worker as worker_module
 
     async with temporal_server(settings, ui=ui) as client:
-        await worker_module.ensure_search_attributes(client)
+        await ensure_search_attributes(client)
         async with worker_module.worker_resources(settings) as resources:
             worker = worker_module.build_worker(client, settings, resources)
             async with worker:
@@ -150,7 +152,7 @@ async def run_dev(settings: Settings) -> None:
     import worker as worker_module
 
     async with temporal_server(settings) as client:
-        print(  # noqa: T201 - user-facing CLI output
+        print(
             f"Temporal Web UI: http://localhost:{settings.dev_ui_port}  "
             f"(gRPC {settings.temporal_address}); Ctrl-C stops everything"
         )

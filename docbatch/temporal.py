@@ -18,7 +18,12 @@ JOB_TYPE = SearchAttributeKey.for_keyword("DocbatchJobType")
 JOB_STATUS = SearchAttributeKey.for_keyword("DocbatchStatus")
 DIRECTORY_ID = SearchAttributeKey.for_keyword("DocbatchDirectoryId")
 
-SEARCH_ATTRIBUTES: tuple[SearchAttributeKey[str], ...] = (JOB_ID, JOB_TYPE, JOB_STATUS, DIRECTORY_ID)
+SEARCH_ATTRIBUTES: tuple[SearchAttributeKey[str], ...] = (
+    JOB_ID,
+    JOB_TYPE,
+    JOB_STATUS,
+    DIRECTORY_ID,
+)
 """Every custom search attribute docbatch sets, so users can filter in the Web UI."""
 
 

@@ -92,9 +92,7 @@ def make_stack(
         store = await Store.open(settings.effective_database_url)
         blobs = BlobStore(settings.blob_dir)
         resources = worker_module.WorkerResources(store=store, blobs=blobs, pool=engine_pool)
-        worker = worker_module.build_worker(
-            temporal_env.client, settings, resources, engine=engine
-        )
+        worker = worker_module.build_worker(temporal_env.client, settings, resources, engine=engine)
         try:
             async with worker:
                 yield Stack(temporal_env.client, settings, store, blobs, data_dir)

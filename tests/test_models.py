@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import re
+from typing import Any
 
 import pytest
 from pydantic import ValidationError
@@ -170,7 +169,11 @@ def test_parameters_hash_is_stable_and_ignores_non_output_fields() -> None:
     assert base != parameters_hash(_parse({"page_separator": "---"}))
     # Outside the parameters: ids and webhooks do not change the output either.
     with_ids = BatchParseJobRecordCreate.model_validate(
-        {"parameters": {"page_separator": "---", "max_pages": 3}, "user_id": "u", "webhook_url": "w"}
+        {
+            "parameters": {"page_separator": "---", "max_pages": 3},
+            "user_id": "u",
+            "webhook_url": "w",
+        }
     )
     assert parameters_hash(with_ids) == base
     # A known value: the hash must not drift between releases by accident.

@@ -2,8 +2,9 @@
 
 Each run lists pages of items after a cursor (the listing activity writes item rows and
 skips what needs no work), keeps at most ``max_concurrent_children`` children in flight,
-and after ``continue_as_new_threshold`` listed items (or when Temporal suggests it)
-drains its children and continues as new carrying only the cursor and counters.
+and after ``continue_as_new_threshold`` items handed to children (or when Temporal
+suggests it) drains its children and continues as new carrying only the cursor and
+counters.
 """
 
 from __future__ import annotations
@@ -30,7 +31,6 @@ with workflow.unsafe.imports_passed_through():
         CancelResult,
         ItemFailureInput,
         ItemInput,
-        ItemOutcome,
         JobSnapshot,
         ListPageInput,
         ParentState,
@@ -45,6 +45,8 @@ with workflow.unsafe.imports_passed_through():
 _R = TypeVar("_R")
 
 STORE_TIMEOUT = timedelta(seconds=60)
+MAX_PAGES_PER_RUN = 200
+"""Bounds a run's history when pages are mostly skipped (about 4 events per page)."""
 # The store may be briefly unavailable: retry without limit, backing off to 30 s.
 STORE_RETRY_POLICY = RetryPolicy(
     initial_interval=timedelta(milliseconds=500),
@@ -166,12 +168,21 @@ class BatchParentWorkflow:
         return self._result()
 
     async def _dispatch_pages(self) -> bool:
-        """List pages and start children until the run's budget is spent; True if exhausted."""
+        """List pages and start children until the run's budget is spent; True if exhausted.
+
+        The budget counts items handed to children: skipped items cost this run one
+        small listing result per page, not a child, so a re-run over work already done
+        pages straight through (bounded by ``MAX_PAGES_PER_RUN`` and Temporal's
+        continue-as-new suggestion).
+        """
         state = self._state
-        listed_this_run = 0
+        dispatched = 0
+        pages = 0
         while not self._cancel_requested:
-            budget = state.continue_as_new_threshold - listed_this_run
-            if budget <= 0 or (listed_this_run and workflow.info().is_continue_as_new_suggested()):
+            budget = state.continue_as_new_threshold - dispatched
+            if budget <= 0 or pages >= MAX_PAGES_PER_RUN:
+                return False
+            if pages and workflow.info().is_continue_as_new_suggested():
                 return False
             page = await self._store_op(
                 BatchActivities.list_page,
@@ -181,17 +192,20 @@ class BatchParentWorkflow:
                     limit=min(state.page_size, budget),
                 ),
             )
-            listed_this_run += page.listed
+            pages += 1
             state.cursor = page.next_cursor
             state.skipped += page.skipped
             for item_id in page.item_ids:
                 await workflow.wait_condition(
-                    lambda: len(self._in_flight) < state.max_concurrent_children
-                    or self._cancel_requested
+                    lambda: (
+                        len(self._in_flight) < state.max_concurrent_children
+                        or self._cancel_requested
+                    )
                 )
                 if self._cancel_requested:
                     return False
                 self._in_flight[item_id] = asyncio.create_task(self._run_child(item_id))
+                dispatched += 1
             if page.exhausted:
                 return True
         return False
@@ -206,7 +220,9 @@ class BatchParentWorkflow:
                 item,
                 id=item_workflow_id(self._job_id, item_id),
                 task_queue=workflow.info().task_queue,
-                search_attributes=TypedSearchAttributes([SearchAttributePair(JOB_ID, self._job_id)]),
+                search_attributes=TypedSearchAttributes(
+                    [SearchAttributePair(JOB_ID, self._job_id)]
+                ),
             )
             self._count(outcome.status)
         except asyncio.CancelledError:

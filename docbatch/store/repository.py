@@ -18,7 +18,6 @@ from typing import Any
 from sqlalchemy import and_, exists, func, insert, literal, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-from sqlalchemy.sql import Select
 
 from docbatch.errors import NotFoundError
 from docbatch.ids import DIRECTORY_PREFIX, FILE_PREFIX, new_id
@@ -155,7 +154,9 @@ class Store:
             session.add(row)
             return row
 
-    async def get_directory(self, directory_id: str, *, project_id: str | None = None) -> DirectoryRow:
+    async def get_directory(
+        self, directory_id: str, *, project_id: str | None = None
+    ) -> DirectoryRow:
         """A directory by id; ``NotFoundError`` if absent or in another project."""
         async with self._read() as session:
             row = await session.get(DirectoryRow, directory_id)
@@ -330,7 +331,7 @@ class Store:
             conditions.append(JobRow.job_type == job_type.value)
         if directory_id is not None:
             conditions.append(JobRow.directory_id == directory_id)
-        query: Select[tuple[JobRow]] = select(JobRow).where(and_(True, *conditions))
+        query = select(JobRow).where(and_(True, *conditions))
         async with self._read() as session:
             total = await session.scalar(select(func.count()).select_from(query.subquery()))
             rows = await session.scalars(

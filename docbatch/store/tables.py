@@ -128,9 +128,7 @@ class JobItemRow(Base):
 
     __tablename__ = "job_items"
 
-    job_id: Mapped[str] = mapped_column(
-        ForeignKey("jobs.id", ondelete="CASCADE"), primary_key=True
-    )
+    job_id: Mapped[str] = mapped_column(ForeignKey("jobs.id", ondelete="CASCADE"), primary_key=True)
     item_id: Mapped[str] = mapped_column(String(64), primary_key=True)
     ordinal: Mapped[int] = mapped_column(BigInteger)
     item_name: Mapped[str] = mapped_column(Text)
@@ -164,6 +162,4 @@ class ProcessingResultRow(Base):
     output_metadata_json: Mapped[str | None] = mapped_column(Text)
     processed_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
-    __table_args__ = (
-        Index("ix_results_dedup", "job_type", "parameters_hash", "content_hash"),
-    )
+    __table_args__ = (Index("ix_results_dedup", "job_type", "parameters_hash", "content_hash"),)

@@ -44,9 +44,12 @@ async def test_corpus_parse_batch_completes_and_fails_only_bad_files(stack: Stac
     assert job.total_items == len(corpus_files)
     assert all(item.status.is_terminal for item in items)
     by_status = {s: [i for i in items if i.status == s] for s in ItemStatus}
-    assert len(by_status[ItemStatus.COMPLETED]) + len(by_status[ItemStatus.FAILED]) + len(
-        by_status[ItemStatus.SKIPPED]
-    ) == job.total_items
+    assert (
+        len(by_status[ItemStatus.COMPLETED])
+        + len(by_status[ItemStatus.FAILED])
+        + len(by_status[ItemStatus.SKIPPED])
+        == job.total_items
+    )
     assert job.failed_items == len(by_status[ItemStatus.FAILED])
     assert job.processed_items == job.failed_items + len(by_status[ItemStatus.COMPLETED])
 
@@ -232,7 +235,9 @@ async def test_cancel_by_signal_stops_dispatch_and_cancels_in_flight(
         histories = await parent_histories(stack, job.workflow_id)
         events = [e for h in histories for e in h.events]
         signalled = next(
-            i for i, e in enumerate(events) if e.HasField("workflow_execution_signaled_event_attributes")
+            i
+            for i, e in enumerate(events)
+            if e.HasField("workflow_execution_signaled_event_attributes")
         )
         assert not any(
             e.HasField("start_child_workflow_execution_initiated_event_attributes")
@@ -267,9 +272,7 @@ async def test_cancelling_a_finished_job_is_rejected(stack: Stack, tmp_path: Pat
         await service.cancel_job(stack.store, stack.client, status.job.id)
 
 
-async def test_progress_query_matches_the_store(
-    make_stack: StackFactory, tmp_path: Path
-) -> None:
+async def test_progress_query_matches_the_store(make_stack: StackFactory, tmp_path: Path) -> None:
     folder = tmp_path / "docs"
     write_text_files(folder, 12)
     async with make_stack(engine=slow_engine, max_concurrent_children=2) as stack:
