@@ -13,7 +13,7 @@ from temporalio.exceptions import ApplicationError
 from docbatch.blobs import BlobStore
 from docbatch.engines.base import Engine, EngineRequest
 from docbatch.engines.pool import EnginePool
-from docbatch.errors import DocumentError, NotFoundError
+from docbatch.errors import ConfigError, DocumentError, NotFoundError
 from docbatch.ids import result_id_for
 from docbatch.messages import ItemFailureInput, ItemInput, ItemOutcome
 from docbatch.models import (
@@ -99,7 +99,7 @@ class ItemActivities:
                 ),
                 heartbeat=activity.heartbeat,
             )
-        except (DocumentError, NotFoundError) as exc:
+        except (DocumentError, ConfigError, NotFoundError) as exc:
             message = str(exc)
             await self._store.fail_item(request.job_id, request.item_id, message)
             raise ApplicationError(message, type=DOCUMENT_ERROR_TYPE, non_retryable=True) from exc

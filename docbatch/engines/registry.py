@@ -1,0 +1,25 @@
+"""The engines by job type, and the one entry point a worker's process pool runs."""
+
+from __future__ import annotations
+
+from docbatch.engines.base import Engine, EngineRequest, EngineResult
+from docbatch.engines.classify import classify_document
+from docbatch.engines.parse import parse_document
+
+ENGINES: dict[str, Engine] = {
+    "parse": parse_document,
+    "classify": classify_document,
+}
+
+
+def run_engine(request: EngineRequest) -> EngineResult:
+    """Run the engine of ``request.job_type``; ``ValueError`` for a type with no engine.
+
+    Module-level and taking one picklable argument, so it can be submitted as is to a
+    ``ProcessPoolExecutor``.
+    """
+    engine = ENGINES.get(request.job_type)
+    if engine is None:
+        known = ", ".join(sorted(ENGINES))
+        raise ValueError(f"no engine for job type {request.job_type!r} (known: {known})")
+    return engine(request)

@@ -1,0 +1,347 @@
+"""The parse engine against the real corpus and against broken files made here."""
+
+from __future__ import annotations
+
+import contextlib
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from docbatch.engines.base import EngineRequest, EngineResult
+from docbatch.engines.parse import NO_TEXT_LAYER, convert_document, parse_document
+from docbatch.errors import DocumentError, UnsupportedFormatError
+from tests.engines.pdf_factory import make_pdf
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+CORPUS = REPO_ROOT.parent / "shared" / "corpus" / "documents"
+CORPUS_FILES = sorted(CORPUS.iterdir()) if CORPUS.is_dir() else []
+
+# What the corpus cannot yield, and the start of the message each file must fail with.
+EXPECTED_FAILURES = {
+    "fake.doc": "unsupported format .doc: legacy Word 97-2003 documents are not supported",
+    "fake.odt": "unsupported format .odt",
+    "fake-doc.rtf": "unsupported format .rtf",
+    "example.jpg": "no extractable text: .jpg is an image",
+    "table-multi-row-column-cells.png": "no extractable text: .png is an image",
+    "loremipsum-flat.pdf": NO_TEXT_LAYER,
+    "single_table.pdf": NO_TEXT_LAYER,
+    "fake-text-all-whitespace.txt": "empty document: the file contains only whitespace",
+    "empty.xlsx": "empty document: the spreadsheet has no cell values",
+}
+
+
+def parse(path: Path, file_name: str | None = None, **config: Any) -> EngineResult:
+    """Run the parse engine on ``path`` with ``config`` as the parse parameters."""
+    return parse_document(
+        EngineRequest(
+            path=str(path), file_name=file_name or path.name, job_type="parse", config=config
+        )
+    )
+
+
+def test_corpus_has_the_fifty_documents_the_readme_describes() -> None:
+    assert len(CORPUS_FILES) == 50
+
+
+@pytest.mark.parametrize("path", CORPUS_FILES, ids=[p.name for p in CORPUS_FILES])
+def test_every_corpus_file_converts_or_fails_with_a_readable_message(path: Path) -> None:
+    expected_failure = EXPECTED_FAILURES.get(path.name)
+    if expected_failure is None:
+        result = parse(path)
+        assert result.content.strip()
+        assert result.content_type == "text/markdown"
+        assert result.extension == "md"
+        assert result.metadata["characters"] == len(result.content)
+        assert result.metadata["engine"] == "markitdown"
+    else:
+        with pytest.raises(DocumentError) as failure:
+            parse(path)
+        message = str(failure.value)
+        assert message.startswith(expected_failure)
+        assert len(message) <= 300
+        assert "\n" not in message
+        assert "Traceback" not in message
+
+
+def test_legacy_word_document_is_an_unsupported_format_with_advice() -> None:
+    with pytest.raises(UnsupportedFormatError, match=r"convert to \.docx$"):
+        parse(CORPUS / "fake.doc")
+
+
+def test_scanned_pdf_has_no_extractable_text() -> None:
+    with pytest.raises(DocumentError) as failure:
+        parse(CORPUS / "loremipsum-flat.pdf")
+    assert str(failure.value) == NO_TEXT_LAYER
+
+
+def test_docx_table_becomes_a_markdown_table() -> None:
+    content = parse(CORPUS / "fake_table.docx").content
+    assert "| Header Col 1 | Header Col 2 |" in content
+    assert "| --- | --- |" in content
+    assert "| Lorem ipsum |" in content
+
+
+def test_utf16_text_decodes_to_the_same_text_as_its_utf8_twin() -> None:
+    utf16 = parse(CORPUS / "fake-text-utf-16-be.txt").content
+    assert utf16 == parse(CORPUS / "fake-text.txt").content
+    assert utf16.startswith("This is a test document to use for unit tests.")
+
+
+def test_utf16_html_decodes() -> None:
+    content = parse(CORPUS / "example-steelJIS-datasheet-utf-16.html").content
+    assert "SteelJIS" in content
+    assert "Japanese Steels and Alloys" in content
+    assert "\x00" not in content
+
+
+def test_latin1_markdown_keeps_its_umlauts() -> None:
+    content = parse(CORPUS / "umlauts-non-utf8.md").content
+    assert "können" in content
+    assert "äöüß" in content
+
+
+def test_email_has_a_header_block_and_its_plain_text_body() -> None:
+    result = parse(CORPUS / "fake-email.eml")
+    assert "- **Subject:** Test Email" in result.content
+    assert "- **From:** Matthew Robinson <mrobinson@unstructured.io>" in result.content
+    assert "- **Date:** Fri, 16 Dec 2022 17:04:16 -0500" in result.content
+    assert "Roses are red" in result.content
+    assert "<div" not in result.content
+    assert result.metadata["source_format"] == "eml"
+
+
+def test_email_without_a_plain_part_uses_its_html_body(tmp_path: Path) -> None:
+    message = tmp_path / "html-only.eml"
+    message.write_text(
+        "From: Ann <ann@example.com>\nTo: Bob <bob@example.com>\nSubject: Quarterly numbers\n"
+        "MIME-Version: 1.0\nContent-Type: text/html; charset=utf-8\n\n"
+        "<html><body><h1>Results</h1><p>Revenue grew <b>12%</b>.</p></body></html>\n"
+    )
+    content = parse(message).content
+    assert "- **Subject:** Quarterly numbers" in content
+    assert "# Results" in content
+    assert "Revenue grew **12%**." in content
+    assert "<p>" not in content
+
+
+def test_malformed_deck_yields_both_text_boxes_of_its_slide() -> None:
+    # The deck is "malformed" only in its date placeholder; its one slide holds exactly
+    # these two strings, so the 62 characters are the whole document.
+    content = parse(CORPUS / "fake-power-point-malformed.pptx").content
+    assert "Problem Date Placeholder" in content
+    assert "# Test Slide" in content
+
+
+def test_zip_output_names_the_file_not_the_servers_path() -> None:
+    content = parse(CORPUS / "simple.zip").content
+    assert content.startswith("Content from the zip file `simple.zip`:")
+    assert str(CORPUS) not in content
+
+
+def test_stored_path_without_extension_uses_the_original_file_name(tmp_path: Path) -> None:
+    blob = tmp_path / "blob-0001"
+    blob.write_bytes((CORPUS / "fake_table.docx").read_bytes())
+    result = parse(blob, file_name="fake_table.docx")
+    assert "| Header Col 1 | Header Col 2 |" in result.content
+    assert result.metadata["source_format"] == "docx"
+
+
+# ------------------------------------------------------------------ PDF pages
+
+
+def page_texts(path: Path) -> list[str]:
+    """The markdown of each page of a PDF, in order."""
+    conversion = convert_document(path)
+    assert conversion.pages is not None
+    return [text for _, text in conversion.pages]
+
+
+def test_pdf_pages_are_joined_by_a_blank_line_by_default() -> None:
+    result = parse(CORPUS / "multi-column-2p.pdf")
+    first, second = page_texts(CORPUS / "multi-column-2p.pdf")
+    assert result.content == f"{first}\n\n{second}"
+    assert result.metadata["pages"] == 2
+    assert result.metadata["pages_parsed"] == 2
+    assert first.startswith("Dense Passage Retrieval for Open-Domain Question Answering")
+
+
+def test_page_separator_carries_the_number_of_the_following_page() -> None:
+    result = parse(
+        CORPUS / "multi-column-2p.pdf", page_separator="\n\n<!-- page {pageNumber} -->\n\n"
+    )
+    first, second = page_texts(CORPUS / "multi-column-2p.pdf")
+    assert result.content == f"{first}\n\n<!-- page 2 -->\n\n{second}"
+    assert result.metadata["not_applied"] == []
+
+
+def test_page_prefix_and_suffix_wrap_every_page() -> None:
+    result = parse(
+        CORPUS / "reliance.pdf",
+        page_prefix="[page {pageNumber}]\n",
+        page_suffix="\n[/{page_number}]",
+    )
+    pages = page_texts(CORPUS / "reliance.pdf")
+    expected = "\n\n".join(f"[page {n}]\n{text}\n[/{n}]" for n, text in enumerate(pages, start=1))
+    assert result.content == expected
+    assert result.metadata["pages"] == 3
+
+
+def test_target_pages_keeps_only_the_named_zero_indexed_pages() -> None:
+    result = parse(CORPUS / "reliance.pdf", target_pages="0,2", page_prefix="<{pageNumber}>")
+    assert result.content.count("<1>") == 1
+    assert "<2>" not in result.content
+    assert result.content.count("<3>") == 1
+    assert result.metadata["pages_parsed"] == 2
+    assert result.metadata["pages"] == 3
+
+
+def test_max_pages_stops_after_the_first_pages() -> None:
+    result = parse(CORPUS / "multi-column-2p.pdf", max_pages=1)
+    assert result.content == page_texts(CORPUS / "multi-column-2p.pdf")[0]
+    assert result.metadata["pages_parsed"] == 1
+
+
+def test_max_pages_applies_after_target_pages(tmp_path: Path) -> None:
+    pdf = tmp_path / "three.pdf"
+    pdf.write_bytes(make_pdf(["Alpha page", "Bravo page", "Charlie page"]))
+    result = parse(pdf, target_pages="1-2", max_pages=1, page_separator="\n---\n")
+    assert result.content == "Bravo page"
+
+
+def test_page_parameters_on_a_generated_pdf_give_exact_output(tmp_path: Path) -> None:
+    pdf = tmp_path / "three.pdf"
+    pdf.write_bytes(make_pdf(["Alpha page", "Bravo page", "Charlie page"]))
+    result = parse(pdf, page_separator="\n---{pageNumber}---\n", page_prefix="({pageNumber}) ")
+    assert result.content == "(1) Alpha page\n---2---\n(2) Bravo page\n---3---\n(3) Charlie page"
+
+
+def test_target_pages_beyond_the_document_fail_the_document() -> None:
+    with pytest.raises(DocumentError, match="no page selected"):
+        parse(CORPUS / "multi-column-2p.pdf", target_pages="5-6")
+
+
+def test_page_parameters_are_not_applied_to_documents_without_pages() -> None:
+    result = parse(CORPUS / "fake_table.docx", page_separator="\n---\n", max_pages=1)
+    assert "---\n" not in result.content.replace("| --- |", "")
+    assert result.metadata["not_applied"] == ["max_pages", "page_separator"]
+
+
+def test_not_applied_lists_only_output_parameters_that_were_ignored() -> None:
+    result = parse(
+        CORPUS / "fake-memo.pdf",
+        lang="fr",
+        output_tables_as_HTML=True,
+        parsing_instruction="Summarise",
+        page_separator="\n",
+        disable_ocr=True,
+        parse_mode="parse_page_without_llm",
+        skip_diagonal_text=False,
+        webhook_url="https://example.com/hook",
+        priority="high",
+        invalidate_cache=True,
+        do_not_cache=True,
+        project_id="p1",
+        job_timeout_in_seconds=60,
+    )
+    assert result.metadata["not_applied"] == [
+        "lang",
+        "output_tables_as_HTML",
+        "parsing_instruction",
+    ]
+
+
+# ------------------------------------------------------------------ broken files
+
+
+def test_zero_byte_file_is_an_empty_file(tmp_path: Path) -> None:
+    empty = tmp_path / "empty.pdf"
+    empty.write_bytes(b"")
+    with pytest.raises(DocumentError, match=r"^empty file \(0 bytes\)$"):
+        parse(empty)
+
+
+def test_truncated_docx_is_a_corrupted_file(tmp_path: Path) -> None:
+    data = (CORPUS / "fake_table.docx").read_bytes()
+    broken = tmp_path / "truncated.docx"
+    broken.write_bytes(data[: len(data) // 2])
+    with pytest.raises(DocumentError, match=r"^corrupted file: .*\.docx.*truncated"):
+        parse(broken)
+
+
+def test_docx_with_malformed_xml_is_a_corrupted_file(tmp_path: Path) -> None:
+    broken = tmp_path / "broken-xml.pptx"
+    with (
+        zipfile.ZipFile(CORPUS / "fake-power-point.pptx") as source,
+        zipfile.ZipFile(broken, "w") as target,
+    ):
+        for info in source.infolist():
+            data = source.read(info.filename)
+            if info.filename == "ppt/slides/slide1.xml":
+                data = data[: len(data) // 2]
+            target.writestr(info, data)
+    with pytest.raises(DocumentError) as failure:
+        parse(broken)
+    assert str(failure.value).startswith("corrupted file: malformed XML inside the .pptx")
+    assert len(str(failure.value)) <= 300
+
+
+def test_plain_zip_renamed_to_docx_is_not_taken_for_an_archive(tmp_path: Path) -> None:
+    renamed = tmp_path / "report.docx"
+    with zipfile.ZipFile(renamed, "w") as archive:
+        archive.writestr("notes.txt", "not a Word document")
+    with pytest.raises(DocumentError, match=r"lacks word/document\.xml"):
+        parse(renamed)
+
+
+def test_text_named_pdf_is_not_a_pdf(tmp_path: Path) -> None:
+    fake = tmp_path / "fake.pdf"
+    fake.write_text("this is plain text, not a PDF")
+    with pytest.raises(DocumentError, match=r"^corrupted file: not a PDF"):
+        parse(fake)
+
+
+def test_truncated_pdf_is_a_corrupted_file(tmp_path: Path) -> None:
+    data = (CORPUS / "multi-column-2p.pdf").read_bytes()
+    broken = tmp_path / "truncated.pdf"
+    broken.write_bytes(data[: len(data) // 2])
+    with pytest.raises(DocumentError, match=r"^corrupted file: the PDF cannot be opened"):
+        parse(broken)
+
+
+def test_encrypted_pdf_needs_a_password(tmp_path: Path) -> None:
+    locked = tmp_path / "locked.pdf"
+    locked.write_bytes(make_pdf(["Quarterly salaries"], user_password="s3cret"))
+    with pytest.raises(DocumentError, match=r"^encrypted PDF: password required$"):
+        parse(locked)
+
+
+def test_pdf_with_only_an_owner_password_is_read(tmp_path: Path) -> None:
+    # Same encryption as above with an empty user password: viewers open it freely, so
+    # must we. It also proves the factory's encryption is real (the text is decrypted).
+    protected = tmp_path / "protected.pdf"
+    protected.write_bytes(make_pdf(["Quarterly salaries"], user_password=""))
+    assert b"Quarterly" not in protected.read_bytes()
+    assert parse(protected).content == "Quarterly salaries"
+
+
+def test_password_protected_office_file_is_reported_as_encrypted(tmp_path: Path) -> None:
+    # Encrypted OOXML is an OLE2 container, the same container as a legacy .doc.
+    disguised = tmp_path / "locked.xlsx"
+    disguised.write_bytes((CORPUS / "fake.doc").read_bytes())
+    with pytest.raises(DocumentError, match=r"^encrypted document: the \.xlsx file"):
+        parse(disguised)
+
+
+def test_conversions_print_nothing(
+    tmp_path: Path, capfd: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture
+) -> None:
+    truncated_xls = tmp_path / "truncated.xls"
+    truncated_xls.write_bytes((CORPUS / "tests-example.xls").read_bytes()[:5000])
+    for path in [truncated_xls, CORPUS / "pdf-with-ocr-text.pdf", CORPUS / "reliance.pdf"]:
+        with contextlib.suppress(DocumentError):
+            parse(path)
+    out, err = capfd.readouterr()
+    assert (out, err) == ("", "")
+    assert not [r for r in caplog.records if r.levelname in ("WARNING", "ERROR")]

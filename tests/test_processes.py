@@ -1,0 +1,179 @@
+"""docbatch's processes as users run them: worker.py, ``make up`` and Ctrl-C in ``run``."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import pty
+import signal
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+
+import pytest
+from temporalio.testing import WorkflowEnvironment
+
+from docbatch import service
+from docbatch.models import BatchCreateRequest, JobStatus
+from docbatch.settings import Settings
+from docbatch.store import Store
+from tests.conftest import REPO_ROOT, free_port
+from tests.workflows.helpers import wait_until, write_text_files
+
+PROCESS_TIMEOUT = 60
+
+
+def _env(data_dir: Path, **extra: str) -> dict[str, str]:
+    return {
+        **os.environ,
+        "DOCBATCH_DATA_DIR": str(data_dir),
+        "DOCBATCH_ENGINE_PROCESSES": "1",
+        "DOCBATCH_LOG_FORMAT": "json",
+        **extra,
+    }
+
+
+async def _wait_exit(process: subprocess.Popen[bytes], timeout: float = PROCESS_TIMEOUT) -> int:
+    return await asyncio.to_thread(process.wait, timeout)
+
+
+async def test_worker_process_runs_jobs_and_stops_gracefully_on_sigterm(
+    temporal_env: WorkflowEnvironment, tmp_path: Path
+) -> None:
+    task_queue = f"proc-{uuid.uuid4()}"
+    address = temporal_env.client.service_client.config.target_host
+    env = _env(tmp_path, TEMPORAL_ADDRESS=address, DOCBATCH_TASK_QUEUE=task_queue)
+    log = (tmp_path / "worker.log").open("wb")
+    process = subprocess.Popen(
+        [sys.executable, "worker.py"], cwd=REPO_ROOT, env=env, stdout=log, stderr=log
+    )
+    settings = Settings(data_dir=tmp_path, task_queue=task_queue, temporal_address=address)
+    store = await Store.open(settings.effective_database_url)
+    try:
+        folder = tmp_path / "docs"
+        write_text_files(folder, 5)
+        registered = await service.register_local_folder(
+            store, folder, project_id=settings.project_id
+        )
+        request = BatchCreateRequest.model_validate(
+            {"job_config": {}, "directory_id": registered.directory.id}
+        )
+        job = await service.create_job(
+            store, temporal_env.client, settings, request, project_id=settings.project_id
+        )
+        handle = temporal_env.client.get_workflow_handle(job.workflow_id)
+        await asyncio.wait_for(handle.result(), PROCESS_TIMEOUT)
+        assert (await store.get_job(job.id)).completed_items == 5
+    finally:
+        process.send_signal(signal.SIGTERM)
+        code = await _wait_exit(process)
+        log.close()
+        await store.close()
+    output = (tmp_path / "worker.log").read_text()
+    assert code == 0, output
+    assert "worker stopped" in output
+
+
+@pytest.mark.slow
+async def test_make_up_stack_serves_the_starter_and_stops_on_ctrl_c(tmp_path: Path) -> None:
+    port, ui_port = free_port(), free_port()
+    env = _env(tmp_path, TEMPORAL_ADDRESS=f"127.0.0.1:{port}", DOCBATCH_DEV_UI_PORT=str(ui_port))
+    log = (tmp_path / "dev.log").open("wb")
+    dev = subprocess.Popen(
+        [sys.executable, "-m", "docbatch", "dev"], cwd=REPO_ROOT, env=env, stdout=log, stderr=log
+    )
+    try:
+        folder = tmp_path / "docs"
+        write_text_files(folder, 4)
+        run = await asyncio.create_subprocess_exec(
+            sys.executable, "starter.py", "run", str(folder), "--json",
+            cwd=REPO_ROOT, env=env,
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        )  # fmt: skip
+        # The starter connects once the dev server answers; retry until the stack is up.
+        stdout, stderr = await asyncio.wait_for(run.communicate(), PROCESS_TIMEOUT)
+        for _ in range(20):
+            if run.returncode == 0:
+                break
+            await asyncio.sleep(1)
+            run = await asyncio.create_subprocess_exec(
+                sys.executable, "starter.py", "run", str(folder), "--json",
+                cwd=REPO_ROOT, env=env,
+                stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+            )  # fmt: skip
+            stdout, stderr = await asyncio.wait_for(run.communicate(), PROCESS_TIMEOUT)
+        assert run.returncode == 0, stderr.decode()
+        assert b'"status": "completed"' in stdout
+    finally:
+        dev.send_signal(signal.SIGINT)
+        code = await _wait_exit(dev)
+        log.close()
+    assert code == 0, (tmp_path / "dev.log").read_text()
+    assert (tmp_path / "temporal.db").exists()
+    # Everything stopped: the Temporal port is free again.
+    reader = asyncio.open_connection("127.0.0.1", port)
+    with pytest.raises(ConnectionRefusedError):
+        await asyncio.wait_for(reader, 2)
+
+
+async def _start_interruptible_run(
+    tmp_path: Path, *, stdin: int
+) -> tuple[subprocess.Popen[bytes], Settings, Store]:
+    folder = tmp_path / "docs"
+    write_text_files(folder, 400)
+    env = _env(
+        tmp_path,
+        TEMPORAL_ADDRESS=f"127.0.0.1:{free_port()}",
+        DOCBATCH_DEV_UI_PORT=str(free_port()),
+        DOCBATCH_MAX_CONCURRENT_CHILDREN="2",
+    )
+    process = subprocess.Popen(
+        [sys.executable, "starter.py", "run", str(folder), "--embedded"],
+        cwd=REPO_ROOT,
+        env=env,
+        stdin=stdin,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    settings = Settings(data_dir=tmp_path)
+    store = await Store.open(settings.effective_database_url)
+
+    async def some_done() -> bool:
+        jobs, _ = await store.list_jobs()
+        return bool(jobs) and jobs[0].completed_items + jobs[0].failed_items >= 3
+
+    await wait_until(some_done, timeout=PROCESS_TIMEOUT)
+    process.send_signal(signal.SIGINT)
+    return process, settings, store
+
+
+@pytest.mark.slow
+async def test_ctrl_c_without_a_terminal_detaches_and_the_job_goes_on(tmp_path: Path) -> None:
+    process, _, store = await _start_interruptible_run(tmp_path, stdin=subprocess.DEVNULL)
+    try:
+        _, stderr = await asyncio.to_thread(process.communicate, timeout=PROCESS_TIMEOUT)
+        jobs, _ = await store.list_jobs()
+    finally:
+        await store.close()
+    assert process.returncode == 3, stderr.decode()
+    assert b"detached" in stderr
+    assert jobs[0].status in (JobStatus.RUNNING.value, JobStatus.DISPATCHED.value)
+
+
+@pytest.mark.slow
+async def test_ctrl_c_and_yes_cancels_the_job(tmp_path: Path) -> None:
+    controller, terminal = pty.openpty()
+    process, _, store = await _start_interruptible_run(tmp_path, stdin=terminal)
+    try:
+        await asyncio.sleep(0.5)  # let the prompt appear before answering it
+        os.write(controller, b"y\n")
+        _, stderr = await asyncio.to_thread(process.communicate, timeout=PROCESS_TIMEOUT)
+        jobs, _ = await store.list_jobs()
+    finally:
+        os.close(controller)
+        os.close(terminal)
+        await store.close()
+    assert process.returncode == 1, stderr.decode()
+    assert jobs[0].status == JobStatus.CANCELLED.value
+    assert jobs[0].cancelled_items > 0
