@@ -8,8 +8,11 @@ referenced in place, never copied.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import os
 import tempfile
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import unquote, urlparse
 
@@ -27,6 +30,15 @@ def location_to_path(location: str) -> Path:
     if parsed.scheme != "file":
         raise ValueError(f"not a local location: {location}")
     return Path(unquote(parsed.path))
+
+
+@dataclass(frozen=True, slots=True)
+class StoredBlob:
+    """Where streamed bytes landed, with their size and SHA-256."""
+
+    location: str
+    size: int
+    sha256: str
 
 
 class BlobStore:
@@ -65,6 +77,30 @@ class BlobStore:
             Path(tmp).unlink(missing_ok=True)
             raise
         return path_to_location(path)
+
+    async def put_stream(
+        self, chunks: AsyncIterator[bytes], *, prefix: str = "uploads"
+    ) -> StoredBlob:
+        """Store a stream under its content hash (identical uploads share one blob)."""
+        staging = self._path(f"{prefix}/.staging")
+        await asyncio.to_thread(staging.mkdir, parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=staging)
+        digest = hashlib.sha256()
+        size = 0
+        try:
+            with os.fdopen(fd, "wb") as handle:
+                async for chunk in chunks:
+                    digest.update(chunk)
+                    size += len(chunk)
+                    await asyncio.to_thread(handle.write, chunk)
+            content_hash = digest.hexdigest()
+            final = self._path(f"{prefix}/{content_hash[:2]}/{content_hash}")
+            await asyncio.to_thread(final.parent.mkdir, parents=True, exist_ok=True)
+            await asyncio.to_thread(os.replace, tmp, final)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)  # noqa: ASYNC240 - cleanup on failure
+            raise
+        return StoredBlob(location=path_to_location(final), size=size, sha256=content_hash)
 
     async def read_bytes(self, location: str) -> bytes:
         """The bytes stored at a location."""

@@ -23,8 +23,8 @@ from pydantic import (
     Tag,
     TypeAdapter,
     ValidationError,
+    ValidationInfo,
     field_validator,
-    model_validator,
 )
 
 T = TypeVar("T")
@@ -152,6 +152,7 @@ class WebhookConfiguration(_Request):
     webhook_events: list[WebhookEvent] | None = None
     webhook_headers: dict[str, str] | None = None
     webhook_output_format: Literal["string", "json"] | None = None
+    webhook_signing_secret: str | None = None
 
 
 class ParseParameters(_Request):
@@ -433,19 +434,22 @@ class BatchCreateRequest(_Request):
 
     job_config: JobConfig
     directory_id: str | None = None
-    item_ids: list[str] | None = None
+    item_ids: list[str] | None = Field(default=None, validate_default=True)
     page_size: int | None = Field(default=None, gt=0, le=5000)
     continue_as_new_threshold: int | None = Field(default=None, gt=0)
 
-    @model_validator(mode="after")
-    def _one_source(self) -> BatchCreateRequest:
-        if self.directory_id is None and not self.item_ids:
-            if self.item_ids is not None:
-                raise ValueError("item_ids: must not be empty")
-            raise ValueError("directory_id or item_ids: provide exactly one of them")
-        if self.directory_id is not None and self.item_ids is not None:
-            raise ValueError("directory_id and item_ids: provide exactly one of them, not both")
-        return self
+    @field_validator("item_ids", mode="after")
+    @classmethod
+    def _exactly_one_source(cls, value: list[str] | None, info: ValidationInfo) -> list[str] | None:
+        # Validated on item_ids (declared after directory_id) so errors name a field.
+        directory_id = info.data.get("directory_id")
+        if value is not None and not value:
+            raise ValueError("must not be empty: list the items, or give directory_id instead")
+        if value is None and directory_id is None:
+            raise ValueError("provide either directory_id or item_ids")
+        if value is not None and directory_id is not None:
+            raise ValueError("provide either directory_id or item_ids, not both")
+        return value
 
 
 def format_validation_error(error: ValidationError) -> str:
@@ -646,3 +650,79 @@ class Page(BaseModel, Generic[T]):
     items: list[T]
     next_page_token: str | None = None
     total_size: int | None = None
+
+
+# ------------------------------------------------------------ directories and files
+
+DirectoryType = Literal["user", "ephemeral", "index"]
+
+
+class DirectoryCreateRequest(_Request):
+    """Body of ``POST /api/v1/beta/directories``."""
+
+    name: str = Field(min_length=1, max_length=512)
+    description: str | None = None
+    system_metadata: dict[str, Any] | None = None
+    type: Literal["user", "ephemeral"] | None = None
+
+
+class DirectoryUpdateRequest(_Request):
+    """Body of ``PATCH /api/v1/beta/directories/{directory_id}``."""
+
+    name: str | None = Field(default=None, min_length=1, max_length=512)
+    description: str | None = None
+
+
+class Directory(_Response):
+    """A directory of files (the client's ``Directory`` shape)."""
+
+    id: str
+    name: str
+    project_id: str
+    created_at: datetime | None = None
+    deleted_at: datetime | None = None
+    expires_at: datetime | None = None
+    updated_at: datetime | None = None
+    description: str | None = None
+    system_metadata: dict[str, Any] | None = None
+    type: DirectoryType | None = None
+
+
+FileMetadata = dict[str, str | int | float | bool | list[str] | None]
+
+
+class DirectoryFileAddRequest(_Request):
+    """Body of ``POST /api/v1/beta/directories/{directory_id}/files``."""
+
+    file_id: str
+    display_name: str | None = None
+    metadata: FileMetadata | None = None
+    unique_id: str | None = Field(default=None, min_length=1)
+
+
+class DirectoryFileUpdateRequest(_Request):
+    """Body of ``PATCH …/files/{directory_file_id}``."""
+
+    display_name: str | None = None
+    metadata: FileMetadata | None = None
+    target_directory_id: str | None = None
+    unique_id: str | None = Field(default=None, min_length=1)
+
+
+class DirectoryFile(_Response):
+    """A file in a directory (the client's ``DirectoryFile`` shape); its id is the item id."""
+
+    id: str
+    directory_id: str
+    display_name: str
+    project_id: str
+    unique_id: str
+    created_at: datetime | None = None
+    deleted_at: datetime | None = None
+    updated_at: datetime | None = None
+    file_id: str | None = None
+    metadata: FileMetadata | None = None
+    # docbatch additions, useful to clients and harmless to the reference client.
+    size_bytes: int | None = None
+    content_hash: str | None = None
+    mime_type: str | None = None

@@ -350,17 +350,29 @@ async def list_items(
 
 
 _SECRET_KEYS = frozenset(
-    {"azure_openai_key", "gpt4o_api_key", "vendor_multimodal_api_key", "webhook_headers"}
+    {
+        "azure_openai_key",
+        "gpt4o_api_key",
+        "vendor_multimodal_api_key",
+        "webhook_signing_secret",
+    }
 )
+_SECRET_MAPS = frozenset({"webhook_headers"})
+REDACTED = "***"
 
 
 def redact(value: Any) -> Any:
-    """A copy of a config with API keys and webhook headers replaced by ``"***"``."""
+    """A copy of a config with API keys, signing secrets and header values replaced."""
     if isinstance(value, dict):
-        return {
-            key: ("***" if key in _SECRET_KEYS and item else redact(item))
-            for key, item in value.items()
-        }
+        redacted: dict[str, Any] = {}
+        for key, item in value.items():
+            if key in _SECRET_KEYS and item:
+                redacted[key] = REDACTED
+            elif key in _SECRET_MAPS and isinstance(item, dict):
+                redacted[key] = dict.fromkeys(item, REDACTED)
+            else:
+                redacted[key] = redact(item)
+        return redacted
     if isinstance(value, list):
         return [redact(item) for item in value]
     return value

@@ -6,7 +6,7 @@ import os
 from functools import cached_property
 from pathlib import Path
 
-from pydantic import AliasChoices, Field, field_validator
+from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_TASK_QUEUE = "docbatch"
@@ -40,7 +40,13 @@ class Settings(BaseSettings):
     default_job_timeout_seconds: float = Field(default=600.0, gt=0)
 
     project_id: str = "proj-default"
-    """Project that jobs created from the CLI belong to (until API keys map projects)."""
+    """Project of jobs created from the CLI, and of the development API key."""
+    organization_id: str = "org-default"
+
+    api_host: str = "127.0.0.1"
+    api_port: int = Field(default=8000, gt=0, lt=65536)
+    api_key: SecretStr | None = None
+    """A development API key for the embedded stack (created if missing, then printed)."""
 
     log_level: str = "INFO"
     log_format: str = Field(default="auto", pattern="^(auto|console|json)$")

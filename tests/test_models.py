@@ -88,10 +88,10 @@ def test_wrong_parameter_type_names_the_field() -> None:
 @pytest.mark.parametrize(
     ("body", "expected"),
     [
-        ({"job_config": {}}, "directory_id or item_ids: provide exactly one"),
+        ({"job_config": {}}, "item_ids: provide either directory_id or item_ids"),
         (
             {"job_config": {}, "directory_id": "d", "item_ids": ["i"]},
-            "directory_id and item_ids: provide exactly one",
+            "item_ids: provide either directory_id or item_ids, not both",
         ),
         ({"job_config": {}, "item_ids": []}, "item_ids: must not be empty"),
         ({"job_config": {}, "directory_id": "d", "page_size": 0}, "page_size:"),

@@ -32,6 +32,7 @@ from docbatch.models import (
 )
 from docbatch.store import db
 from docbatch.store.tables import (
+    ApiKeyRow,
     DirectoryRow,
     FileRow,
     JobItemRow,
@@ -65,6 +66,9 @@ class FileSpec:
     storage_location: str
     mime_type: str | None = None
     mtime_ns: int | None = None
+    display_name: str | None = None
+    external_file_id: str | None = None
+    metadata: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,6 +145,9 @@ class Store:
                     )
                 )
                 if found is not None:
+                    if found.deleted_at is not None:
+                        found.deleted_at = None
+                        found.updated_at = utcnow()
                     return found
             now = utcnow()
             row = DirectoryRow(
@@ -154,13 +161,42 @@ class Store:
             session.add(row)
             return row
 
+    async def create_directory(
+        self,
+        *,
+        project_id: str,
+        name: str,
+        description: str | None = None,
+        type: str = "user",
+        system_metadata: dict[str, Any] | None = None,
+    ) -> DirectoryRow:
+        """A new, empty directory."""
+        now = utcnow()
+        row = DirectoryRow(
+            id=new_id(DIRECTORY_PREFIX),
+            project_id=project_id,
+            name=name,
+            description=description,
+            type=type,
+            system_metadata_json=_json_or_none(system_metadata),
+            created_at=now,
+            updated_at=now,
+        )
+        async with self._transaction() as session:
+            session.add(row)
+        return row
+
     async def get_directory(
         self, directory_id: str, *, project_id: str | None = None
     ) -> DirectoryRow:
-        """A directory by id; ``NotFoundError`` if absent or in another project."""
+        """A live directory by id; ``NotFoundError`` if absent, deleted or in another project."""
         async with self._read() as session:
             row = await session.get(DirectoryRow, directory_id)
-        if row is None or (project_id is not None and row.project_id != project_id):
+        if (
+            row is None
+            or row.deleted_at is not None
+            or (project_id is not None and row.project_id != project_id)
+        ):
             raise NotFoundError(f"directory {directory_id} not found")
         return row
 
@@ -208,6 +244,9 @@ class Store:
                             mime_type=spec.mime_type,
                             storage_location=spec.storage_location,
                             mtime_ns=spec.mtime_ns,
+                            display_name=spec.display_name,
+                            external_file_id=spec.external_file_id,
+                            metadata_json=_json_or_none(spec.metadata),
                             deleted=False,
                             created_at=now,
                             updated_at=now,
@@ -226,6 +265,12 @@ class Store:
                 row.storage_location = spec.storage_location
                 row.mtime_ns = spec.mtime_ns
                 row.deleted = False
+                if spec.display_name is not None:
+                    row.display_name = spec.display_name
+                if spec.external_file_id is not None:
+                    row.external_file_id = spec.external_file_id
+                if spec.metadata is not None:
+                    row.metadata_json = _json_or_none(spec.metadata)
             if remove_missing:
                 present = {spec.path for spec in files}
                 for path, row in existing.items():
@@ -270,6 +315,202 @@ class Store:
                     )
                 )
         return found
+
+    async def list_directories(
+        self,
+        *,
+        project_id: str,
+        name: str | None = None,
+        types: Sequence[str] = (),
+        include_deleted: bool = False,
+        limit: int = 50,
+        offset: int = 0,
+    ) -> tuple[list[DirectoryRow], int]:
+        """A project's directories, oldest first, with the total count."""
+        conditions = [DirectoryRow.project_id == project_id]
+        if name is not None:
+            conditions.append(DirectoryRow.name == name)
+        if types:
+            conditions.append(DirectoryRow.type.in_(list(types)))
+        if not include_deleted:
+            conditions.append(DirectoryRow.deleted_at.is_(None))
+        async with self._read() as session:
+            total = await session.scalar(
+                select(func.count()).select_from(DirectoryRow).where(*conditions)
+            )
+            rows = await session.scalars(
+                select(DirectoryRow)
+                .where(*conditions)
+                .order_by(DirectoryRow.created_at, DirectoryRow.id)
+                .limit(limit)
+                .offset(offset)
+            )
+            return list(rows), int(total or 0)
+
+    async def update_directory(
+        self,
+        directory_id: str,
+        *,
+        project_id: str,
+        name: str | None = None,
+        description: str | None = None,
+    ) -> DirectoryRow:
+        """Rename or describe a directory."""
+        async with self._transaction() as session:
+            row = await session.get(DirectoryRow, directory_id)
+            if row is None or row.project_id != project_id or row.deleted_at is not None:
+                raise NotFoundError(f"directory {directory_id} not found")
+            if name is not None:
+                row.name = name
+            if description is not None:
+                row.description = description
+            row.updated_at = utcnow()
+            return row
+
+    async def delete_directory(self, directory_id: str, *, project_id: str) -> None:
+        """Delete a directory and its files; jobs and results over them stay readable."""
+        async with self._transaction() as session:
+            row = await session.get(DirectoryRow, directory_id)
+            if row is None or row.project_id != project_id or row.deleted_at is not None:
+                raise NotFoundError(f"directory {directory_id} not found")
+            now = utcnow()
+            row.deleted_at = now
+            row.updated_at = now
+            await session.execute(
+                update(FileRow)
+                .where(FileRow.directory_id == directory_id, FileRow.deleted.is_(False))
+                .values(deleted=True, updated_at=now)
+            )
+
+    async def count_open_jobs(self, directory_id: str) -> int:
+        """Jobs over a directory that have not ended."""
+        async with self._read() as session:
+            count = await session.scalar(
+                select(func.count())
+                .select_from(JobRow)
+                .where(
+                    JobRow.directory_id == directory_id,
+                    JobRow.status.not_in(_TERMINAL_JOB_VALUES),
+                )
+            )
+            return int(count or 0)
+
+    async def list_directory_files(
+        self,
+        directory_id: str,
+        *,
+        after_seq: int = 0,
+        limit: int = 50,
+        unique_id: str | None = None,
+        display_name: str | None = None,
+        display_name_contains: str | None = None,
+        file_id: str | None = None,
+        include_deleted: bool = False,
+    ) -> list[FileRow]:
+        """A directory's files in registration order, after a keyset cursor (``seq``)."""
+        conditions = [FileRow.directory_id == directory_id, FileRow.seq > after_seq]
+        if not include_deleted:
+            conditions.append(FileRow.deleted.is_(False))
+        if unique_id is not None:
+            conditions.append(FileRow.path == unique_id)
+        if file_id is not None:
+            conditions.append(FileRow.id == file_id)
+        if display_name is not None:
+            conditions.append(func.coalesce(FileRow.display_name, FileRow.path) == display_name)
+        if display_name_contains is not None:
+            conditions.append(
+                func.coalesce(FileRow.display_name, FileRow.path).contains(
+                    display_name_contains, autoescape=True
+                )
+            )
+        async with self._read() as session:
+            rows = await session.scalars(
+                select(FileRow).where(*conditions).order_by(FileRow.seq).limit(limit)
+            )
+            return list(rows)
+
+    async def update_file(
+        self,
+        file_id: str,
+        *,
+        project_id: str,
+        display_name: str | None = None,
+        unique_id: str | None = None,
+        metadata: dict[str, Any] | None = None,
+        directory_id: str | None = None,
+    ) -> FileRow:
+        """Rename, re-key, re-describe or move a file."""
+        async with self._transaction() as session:
+            row = await session.scalar(select(FileRow).where(FileRow.id == file_id))
+            if row is None or row.project_id != project_id or row.deleted:
+                raise NotFoundError(f"file {file_id} not found")
+            if display_name is not None:
+                row.display_name = display_name
+            if unique_id is not None:
+                row.path = unique_id
+            if metadata is not None:
+                row.metadata_json = json.dumps(metadata)
+            if directory_id is not None:
+                row.directory_id = directory_id
+            row.updated_at = utcnow()
+            return row
+
+    async def put_file(self, *, directory_id: str, project_id: str, spec: FileSpec) -> FileRow:
+        """Add a file to a directory, or replace the content of the file at that path."""
+        await self.sync_files(
+            directory_id=directory_id, project_id=project_id, files=[spec], remove_missing=False
+        )
+        async with self._read() as session:
+            row = await session.scalar(
+                select(FileRow).where(
+                    FileRow.directory_id == directory_id, FileRow.path == spec.path
+                )
+            )
+        assert row is not None
+        return row
+
+    async def delete_file(self, file_id: str, *, project_id: str) -> FileRow:
+        """Remove a file from its directory (kept as a tombstone for earlier jobs)."""
+        async with self._transaction() as session:
+            row = await session.scalar(select(FileRow).where(FileRow.id == file_id))
+            if row is None or row.project_id != project_id or row.deleted:
+                raise NotFoundError(f"file {file_id} not found")
+            row.deleted = True
+            row.updated_at = utcnow()
+            return row
+
+    # ---------------------------------------------------------------- api keys
+
+    async def add_api_key(self, row: ApiKeyRow) -> ApiKeyRow:
+        """Store a new API key (its hash, never the key)."""
+        async with self._transaction() as session:
+            session.add(row)
+        return row
+
+    async def find_api_key(self, key_hash: str) -> ApiKeyRow | None:
+        """The live (not revoked) key with this hash."""
+        async with self._read() as session:
+            return await session.scalar(
+                select(ApiKeyRow).where(
+                    ApiKeyRow.key_hash == key_hash, ApiKeyRow.revoked_at.is_(None)
+                )
+            )
+
+    async def list_api_keys(self) -> list[ApiKeyRow]:
+        """Every key, newest first."""
+        async with self._read() as session:
+            rows = await session.scalars(select(ApiKeyRow).order_by(ApiKeyRow.created_at.desc()))
+            return list(rows)
+
+    async def revoke_api_key(self, key_id: str) -> ApiKeyRow:
+        """Revoke a key; requests with it then answer 401."""
+        async with self._transaction() as session:
+            row = await session.get(ApiKeyRow, key_id)
+            if row is None:
+                raise NotFoundError(f"api key {key_id} not found")
+            if row.revoked_at is None:
+                row.revoked_at = utcnow()
+            return row
 
     # ------------------------------------------------------------------- jobs
 
@@ -729,6 +970,10 @@ async def _locked_job(session: AsyncSession, job_id: str) -> JobRow:
     if job is None:
         raise NotFoundError(f"job {job_id} not found")
     return job
+
+
+def _json_or_none(value: dict[str, Any] | None) -> str | None:
+    return None if value is None else json.dumps(value)
 
 
 async def _bump(session: AsyncSession, job_id: str, counter: Any, by: int) -> None:

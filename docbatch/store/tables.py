@@ -58,8 +58,11 @@ class DirectoryRow(Base):
     name: Mapped[str] = mapped_column(String(512))
     description: Mapped[str | None] = mapped_column(Text)
     source_path: Mapped[str | None] = mapped_column(Text)
+    type: Mapped[str] = mapped_column(String(16), default="user", server_default="user")
+    system_metadata_json: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
     __table_args__ = (UniqueConstraint("project_id", "source_path", name="uq_directory_source"),)
 
@@ -74,7 +77,10 @@ class FileRow(Base):
     directory_id: Mapped[str] = mapped_column(ForeignKey("directories.id", ondelete="CASCADE"))
     project_id: Mapped[str] = mapped_column(String(64))
     path: Mapped[str] = mapped_column(Text)
-    """Path relative to the directory (the display name of the item)."""
+    """Path relative to the directory, unique in it (the API's ``unique_id``)."""
+    display_name: Mapped[str | None] = mapped_column(Text)
+    external_file_id: Mapped[str | None] = mapped_column(Text)
+    metadata_json: Mapped[str | None] = mapped_column(Text)
     size: Mapped[int] = mapped_column(BigInteger)
     content_hash: Mapped[str] = mapped_column(String(64))
     mime_type: Mapped[str | None] = mapped_column(String(255))
@@ -163,3 +169,19 @@ class ProcessingResultRow(Base):
     processed_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
     __table_args__ = (Index("ix_results_dedup", "job_type", "parameters_hash", "content_hash"),)
+
+
+class ApiKeyRow(Base):
+    """An API key, stored as a SHA-256 hash; it grants access to one project."""
+
+    __tablename__ = "api_keys"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    key_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    prefix: Mapped[str] = mapped_column(String(16))
+    """The first characters of the key, to recognise it in listings."""
+    name: Mapped[str | None] = mapped_column(String(255))
+    project_id: Mapped[str] = mapped_column(String(64), index=True)
+    organization_id: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
