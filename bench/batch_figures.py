@@ -20,11 +20,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from docbatch import service  # noqa: E402
-from docbatch.models import BatchCreateRequest  # noqa: E402
-from docbatch.settings import Settings  # noqa: E402
-from docbatch.stack import embedded_stack  # noqa: E402
-from docbatch.store import Store  # noqa: E402
+from docbatch import service
+from docbatch.models import BatchCreateRequest
+from docbatch.settings import Settings
+from docbatch.stack import embedded_stack
+from docbatch.store import Store
 
 CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus" / "documents"
 

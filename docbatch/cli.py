@@ -133,7 +133,7 @@ def _print_json(model: BaseModel | dict[str, Any]) -> None:
         text = model.model_dump_json(indent=2, by_alias=True)
     else:
         text = json.dumps(model, indent=2, default=str)
-    print(text)
+    print(text)  # noqa: T201 - machine-readable CLI output
 
 
 # ------------------------------------------------------------------------ run
@@ -495,12 +495,12 @@ def list_jobs(
 
 @app.command()
 def dev() -> None:
-    """Start the embedded stack (Temporal dev server + Web UI + worker) until Ctrl-C."""
+    """Start the embedded stack (Temporal dev server + Web UI, worker, API) until Ctrl-C."""
     from docbatch.stack import run_dev
 
     settings = Settings()
     configure_logging(settings.log_level, settings.log_format)
-    asyncio.run(run_dev(settings))
+    asyncio.run(run_dev(settings, out.print))
 
 
 @app.command()
@@ -509,3 +509,85 @@ def worker() -> None:
     import worker as worker_module
 
     asyncio.run(worker_module.main())
+
+
+keys = typer.Typer(help="Create, list and revoke API keys (stored hashed; shown once).")
+app.add_typer(keys, name="keys")
+
+
+@keys.command("create")
+def keys_create(
+    project: Annotated[str | None, typer.Option("--project", help="Project id.")] = None,
+    organization: Annotated[str | None, typer.Option("--organization")] = None,
+    name: Annotated[str | None, typer.Option("--name", help="A label for the key.")] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Create an API key for a project and print it (the only time it is shown)."""
+    from docbatch.auth import create_api_key
+
+    async def go() -> None:
+        settings = _settings()
+        async with _store(settings) as store:
+            row, key = await create_api_key(
+                store,
+                project_id=project or settings.project_id,
+                organization_id=organization or settings.organization_id,
+                name=name,
+            )
+        if as_json:
+            _print_json(
+                {"id": row.id, "key": key, "project_id": row.project_id,
+                 "organization_id": row.organization_id}
+            )  # fmt: skip
+        else:
+            out.print(f"key id {row.id} for project {row.project_id}:")
+            print(key)  # noqa: T201 - the key itself, alone on a line for scripts
+
+    _run(go)
+
+
+@keys.command("list")
+def keys_list() -> None:
+    """List API keys (ids, prefixes and projects; never the keys)."""
+
+    async def go() -> None:
+        settings = _settings()
+        async with _store(settings) as store:
+            rows = await store.list_api_keys()
+        table = Table(title="API keys")
+        for column in ("id", "prefix", "project", "organization", "name", "created", "revoked"):
+            table.add_column(column)
+        for row in rows:
+            table.add_row(
+                row.id,
+                row.prefix + "…",
+                row.project_id,
+                row.organization_id,
+                row.name or "",
+                row.created_at.isoformat(timespec="seconds"),
+                row.revoked_at.isoformat(timespec="seconds") if row.revoked_at else "",
+            )
+        out.print(table)
+
+    _run(go)
+
+
+@keys.command("revoke")
+def keys_revoke(key_id: str) -> None:
+    """Revoke an API key by id; requests with it then answer 401."""
+
+    async def go() -> None:
+        settings = _settings()
+        async with _store(settings) as store:
+            row = await store.revoke_api_key(key_id)
+        out.print(f"revoked {row.id} (project {row.project_id})")
+
+    _run(go)
+
+
+@app.command()
+def api() -> None:
+    """Serve the HTTP API (same as ``python -m docbatch.api``)."""
+    from docbatch.api.__main__ import main
+
+    main()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 import json
 import mimetypes
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
 from sqlalchemy.exc import IntegrityError
@@ -104,7 +104,7 @@ async def list_directories(
     *,
     project_id: str,
     name: str | None = None,
-    types: list[str] | None = None,
+    types: Sequence[str] | None = None,
     include_deleted: bool = False,
     page_size: int = 50,
     page_token: str | None = None,

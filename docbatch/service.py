@@ -270,15 +270,30 @@ async def cancel_job(
     *,
     reason: str | None = None,
     project_id: str | None = None,
+    wait_seconds: float = 30.0,
 ) -> BatchCancelResponse:
-    """Cancel a running job through the parent's Update; wait until every item ended."""
+    """Cancel a running job through the parent's Update; wait until every item ended.
+
+    If no worker answers within ``wait_seconds`` the cancellation is still recorded (as
+    a signal, durable in Temporal) and the answer says it is pending.
+    """
     job = await store.get_job(job_id, project_id=project_id)
     if JobStatus(job.status).is_terminal:
         raise JobTerminalError(f"job {job_id} already {job.status}")
     handle = client.get_workflow_handle_for(BatchParentWorkflow.run, job.workflow_id)
+    request = CancelRequest(reason=reason)
     try:
-        result = await handle.execute_update(
-            BatchParentWorkflow.cancel_job, CancelRequest(reason=reason)
+        result = await asyncio.wait_for(
+            handle.execute_update(BatchParentWorkflow.cancel_job, request), wait_seconds
+        )
+    except TimeoutError:
+        await handle.signal(BatchParentWorkflow.cancel, request)
+        job = await store.get_job(job_id)
+        return BatchCancelResponse(
+            job_id=job_id,
+            message="cancellation requested; it completes when a worker picks the job up",
+            processed_items=job.completed_items + job.failed_items,
+            status=JobStatus(job.status),
         )
     except WorkflowUpdateFailedError as exc:
         job = await store.get_job(job_id)

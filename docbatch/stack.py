@@ -11,12 +11,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import shutil
+import signal
 import subprocess
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 
 import structlog
+import uvicorn
+from pydantic import SecretStr
 from temporalio.client import Client
 
 from docbatch.settings import Settings
@@ -147,13 +150,60 @@ async def embedded_stack(settings: Settings, *, ui: bool = True) -> AsyncIterato
                 yield client
 
 
-async def run_dev(settings: Settings) -> None:
-    """``make up``: the dev server and a worker in the foreground until Ctrl-C."""
-    import worker as worker_module
+class _EmbeddedServer(uvicorn.Server):
+    """uvicorn without its own signal handling: the stack stops everything together."""
 
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
+async def run_dev(settings: Settings, announce: Callable[[str], None]) -> None:
+    """``make up``: dev server, worker, then the API, in the foreground until Ctrl-C/SIGTERM."""
+    import worker as worker_module
+    from docbatch.api import create_app
+    from docbatch.auth import ensure_key, generate_key
+
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
     async with temporal_server(settings) as client:
-        print(
-            f"Temporal Web UI: http://localhost:{settings.dev_ui_port}  "
-            f"(gRPC {settings.temporal_address}); Ctrl-C stops everything"
-        )
-        await worker_module.main(client, settings)
+        await ensure_search_attributes(client)
+        async with worker_module.worker_resources(settings) as resources:
+            worker = worker_module.build_worker(client, settings, resources)
+            async with worker:
+                key = settings.api_key.get_secret_value() if settings.api_key else generate_key()
+                await ensure_key(
+                    resources.store,
+                    key,
+                    project_id=settings.project_id,
+                    organization_id=settings.organization_id,
+                )
+                api_settings = settings.model_copy(update={"api_key": SecretStr(key)})
+                server = _EmbeddedServer(
+                    uvicorn.Config(
+                        create_app(api_settings, client=client),
+                        host=settings.api_host,
+                        port=settings.api_port,
+                        log_config=None,
+                        access_log=False,
+                    )
+                )
+                serving = asyncio.create_task(server.serve())
+                while not server.started and not serving.done():  # noqa: ASYNC110 - a flag only
+                    await asyncio.sleep(0.05)
+                if serving.done():
+                    await serving  # the API could not start (port in use?): say why
+                    raise RuntimeError(f"the API could not listen on port {settings.api_port}")
+                announce(
+                    f"Temporal Web UI  http://localhost:{settings.dev_ui_port}\n"
+                    f"Temporal gRPC    {settings.temporal_address}\n"
+                    f"HTTP API         http://{settings.api_host}:{settings.api_port}"
+                    f"  (docs: /docs)\n"
+                    f"API key          {key}  (project {settings.project_id})\n"
+                    "Ctrl-C stops everything."
+                )
+                await stop.wait()
+                server.should_exit = True
+                await serving

@@ -10,6 +10,7 @@ from temporalio.api.operatorservice.v1 import (
 from temporalio.client import Client
 from temporalio.common import SearchAttributeKey
 from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.service import RetryConfig
 
 from docbatch.settings import Settings
 
@@ -27,13 +28,23 @@ SEARCH_ATTRIBUTES: tuple[SearchAttributeKey[str], ...] = (
 """Every custom search attribute docbatch sets, so users can filter in the Web UI."""
 
 
-async def connect(settings: Settings, *, namespace: str | None = None) -> Client:
+async def connect(
+    settings: Settings, *, namespace: str | None = None, retry_config: RetryConfig | None = None
+) -> Client:
     """A Temporal client with the pydantic data converter, from settings."""
     return await Client.connect(
         settings.temporal_address,
         namespace=namespace or settings.temporal_namespace,
         data_converter=pydantic_data_converter,
+        retry_config=retry_config,
     )
+
+
+def with_namespace(client: Client, namespace: str) -> Client:
+    """A client for another namespace sharing the same connection."""
+    if namespace == client.namespace:
+        return client
+    return Client(client.service_client, namespace=namespace, data_converter=client.data_converter)
 
 
 async def ensure_search_attributes(client: Client) -> list[str]:

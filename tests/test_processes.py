@@ -11,6 +11,7 @@ import sys
 import uuid
 from pathlib import Path
 
+import httpx
 import pytest
 from temporalio.testing import WorkflowEnvironment
 
@@ -77,8 +78,14 @@ async def test_worker_process_runs_jobs_and_stops_gracefully_on_sigterm(
 
 @pytest.mark.slow
 async def test_make_up_stack_serves_the_starter_and_stops_on_ctrl_c(tmp_path: Path) -> None:
-    port, ui_port = free_port(), free_port()
-    env = _env(tmp_path, TEMPORAL_ADDRESS=f"127.0.0.1:{port}", DOCBATCH_DEV_UI_PORT=str(ui_port))
+    port, ui_port, api_port = free_port(), free_port(), free_port()
+    env = _env(
+        tmp_path,
+        TEMPORAL_ADDRESS=f"127.0.0.1:{port}",
+        DOCBATCH_DEV_UI_PORT=str(ui_port),
+        DOCBATCH_API_PORT=str(api_port),
+        DOCBATCH_API_KEY="dev-key-for-tests",
+    )
     log = (tmp_path / "dev.log").open("wb")
     dev = subprocess.Popen(
         [sys.executable, "-m", "docbatch", "dev"], cwd=REPO_ROOT, env=env, stdout=log, stderr=log
@@ -105,6 +112,16 @@ async def test_make_up_stack_serves_the_starter_and_stops_on_ctrl_c(tmp_path: Pa
             stdout, stderr = await asyncio.wait_for(run.communicate(), PROCESS_TIMEOUT)
         assert run.returncode == 0, stderr.decode()
         assert b'"status": "completed"' in stdout
+        # The API runs beside the worker, with the development key.
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{api_port}") as http:
+            health = await http.get("/health")
+            assert health.status_code == 200, health.text
+            jobs = await http.get(
+                "/api/v1/beta/batch-processing",
+                headers={"Authorization": "Bearer dev-key-for-tests"},
+            )
+            assert jobs.status_code == 200
+            assert jobs.json()["total_size"] == 1
     finally:
         dev.send_signal(signal.SIGINT)
         code = await _wait_exit(dev)

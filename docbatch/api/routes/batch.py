@@ -1,0 +1,127 @@
+"""``/api/v1/beta/batch-processing``: create, list, status, cancel, items, results."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Body, Header, Query
+
+from docbatch import service
+from docbatch.api.deps import PrincipalDep, SettingsDep, StoreDep, TemporalDep
+from docbatch.models import (
+    BatchCancelRequest,
+    BatchCancelResponse,
+    BatchCreateRequest,
+    BatchGetStatusResponse,
+    BatchJob,
+    ItemStatus,
+    JobItem,
+    JobItemGetProcessingResultsResponse,
+    JobStatus,
+    JobType,
+    Page,
+)
+
+router = APIRouter(prefix="/api/v1/beta/batch-processing", tags=["batch"])
+
+Limit = Annotated[int, Query(ge=1, le=1000, description="Maximum number to return")]
+Offset = Annotated[int, Query(ge=0, description="Number to skip")]
+
+
+@router.post("", response_model=BatchJob, summary="Create Batch Job")
+async def create_batch_job(
+    body: BatchCreateRequest,
+    principal: PrincipalDep,
+    store: StoreDep,
+    settings: SettingsDep,
+    temporal: TemporalDep,
+    temporal_namespace: Annotated[str | None, Header(alias="temporal-namespace")] = None,
+) -> BatchJob:
+    """Process a directory, or a list of item ids, as one durable batch job."""
+    client = await temporal.get(temporal_namespace)
+    job = await service.create_job(store, client, settings, body, project_id=principal.project_id)
+    return service.job_model(job)
+
+
+@router.get("", response_model=Page[BatchJob], summary="List Batch Jobs")
+async def list_batch_jobs(
+    principal: PrincipalDep,
+    store: StoreDep,
+    directory_id: str | None = None,
+    job_type: JobType | None = None,
+    status: JobStatus | None = None,
+    limit: Limit = 50,
+    offset: Offset = 0,
+) -> Page[BatchJob]:
+    """The project's jobs, newest first, filtered by directory, type or status."""
+    jobs, total = await service.list_jobs(
+        store,
+        project_id=principal.project_id,
+        status=status,
+        job_type=job_type,
+        directory_id=directory_id,
+        limit=limit,
+        offset=offset,
+    )
+    return Page[BatchJob](items=jobs, total_size=total)
+
+
+@router.get("/{job_id}", response_model=BatchGetStatusResponse, summary="Get Batch Job Status")
+async def get_batch_job_status(
+    job_id: str, principal: PrincipalDep, store: StoreDep
+) -> BatchGetStatusResponse:
+    """A job with counts and progress (read from the store; no worker needed)."""
+    return await service.get_status(store, job_id, project_id=principal.project_id)
+
+
+@router.post("/{job_id}/cancel", response_model=BatchCancelResponse, summary="Cancel Batch Job")
+async def cancel_batch_job(
+    job_id: str,
+    principal: PrincipalDep,
+    store: StoreDep,
+    temporal: TemporalDep,
+    body: Annotated[BatchCancelRequest | None, Body()] = None,
+) -> BatchCancelResponse:
+    """Stop dispatching, cancel in-flight items, keep finished outputs; 409 if it ended."""
+    job = await store.get_job(job_id, project_id=principal.project_id)
+    client = await temporal.get(job.temporal_namespace)
+    return await service.cancel_job(
+        store,
+        client,
+        job_id,
+        reason=body.reason if body else None,
+        project_id=principal.project_id,
+    )
+
+
+@router.get("/{job_id}/items", response_model=Page[JobItem], summary="List Batch Job Items")
+async def list_batch_job_items(
+    job_id: str,
+    principal: PrincipalDep,
+    store: StoreDep,
+    status: ItemStatus | None = None,
+    limit: Limit = 100,
+    offset: Offset = 0,
+) -> Page[JobItem]:
+    """A job's items in processing order, optionally by status."""
+    items, total = await service.list_items(
+        store, job_id, status=status, limit=limit, offset=offset, project_id=principal.project_id
+    )
+    return Page[JobItem](items=items, total_size=total)
+
+
+@router.get(
+    "/items/{item_id}/processing-results",
+    response_model=JobItemGetProcessingResultsResponse,
+    summary="Get Item Processing Results",
+)
+async def get_item_processing_results(
+    item_id: str,
+    principal: PrincipalDep,
+    store: StoreDep,
+    job_type: JobType | None = None,
+) -> JobItemGetProcessingResultsResponse:
+    """Every processing result of an item, with the (redacted) config that produced it."""
+    return await service.get_results(
+        store, item_id, job_type=job_type, project_id=principal.project_id
+    )
