@@ -547,13 +547,31 @@ def keys_create(
 
 
 @keys.command("list")
-def keys_list() -> None:
+def keys_list(as_json: JsonOption = False) -> None:
     """List API keys (ids, prefixes and projects; never the keys)."""
 
     async def go() -> None:
         settings = _settings()
         async with _store(settings) as store:
             rows = await store.list_api_keys()
+        if as_json:
+            _print_json(
+                {
+                    "items": [
+                        {
+                            "id": row.id,
+                            "prefix": row.prefix,
+                            "name": row.name,
+                            "project_id": row.project_id,
+                            "organization_id": row.organization_id,
+                            "created_at": row.created_at.isoformat(),
+                            "revoked_at": row.revoked_at.isoformat() if row.revoked_at else None,
+                        }
+                        for row in rows
+                    ]
+                }
+            )
+            return
         table = Table(title="API keys")
         for column in ("id", "prefix", "project", "organization", "name", "created", "revoked"):
             table.add_column(column)
