@@ -20,7 +20,7 @@ from temporalio.common import (
     TypedSearchAttributes,
     WorkflowIDConflictPolicy,
 )
-from temporalio.service import RPCError
+from temporalio.service import RPCError, RPCStatusCode
 
 from docbatch.blobs import path_to_location
 from docbatch.errors import ConfigError, DocbatchError, JobTerminalError, NotFoundError
@@ -216,6 +216,10 @@ async def create_job(
         )
     except RPCError as exc:
         await store.delete_job(job_id)
+        if exc.status == RPCStatusCode.NOT_FOUND:
+            raise ConfigError(
+                f"Temporal namespace {client.namespace!r} not found", field="temporal-namespace"
+            ) from exc
         raise TemporalUnavailableError(f"could not start the batch workflow: {exc}") from exc
     return job
 

@@ -194,3 +194,42 @@ async def test_ctrl_c_and_yes_cancels_the_job(tmp_path: Path) -> None:
     assert process.returncode == 1, stderr.decode()
     assert jobs[0].status == JobStatus.CANCELLED.value
     assert jobs[0].cancelled_items > 0
+
+
+async def test_api_alone_starts_with_python_m_docbatch_api(
+    temporal_env: WorkflowEnvironment, tmp_path: Path
+) -> None:
+    port = free_port()
+    env = _env(
+        tmp_path,
+        TEMPORAL_ADDRESS=temporal_env.client.service_client.config.target_host,
+        DOCBATCH_API_PORT=str(port),
+        DOCBATCH_API_KEY="standalone-key",
+    )
+    log = (tmp_path / "api.log").open("wb")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "docbatch.api"], cwd=REPO_ROOT, env=env, stdout=log, stderr=log
+    )
+    try:
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as http:
+
+            async def healthy() -> bool:
+                try:
+                    return (await http.get("/health")).status_code == 200
+                except httpx.TransportError:
+                    return False
+
+            await wait_until(healthy, timeout=PROCESS_TIMEOUT)
+            listed = await http.get(
+                "/api/v1/beta/directories", headers={"Authorization": "Bearer standalone-key"}
+            )
+            assert listed.status_code == 200
+            assert listed.json()["items"] == []
+    finally:
+        process.send_signal(signal.SIGTERM)
+        code = await _wait_exit(process)
+        log.close()
+    output = (tmp_path / "api.log").read_text()
+    # uvicorn shuts down gracefully, then re-raises SIGTERM so the exit status tells why.
+    assert code in (0, -signal.SIGTERM), output
+    assert "Application shutdown complete" in output

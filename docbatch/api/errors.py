@@ -31,7 +31,11 @@ def error_response(
     return JSONResponse({"detail": detail}, status_code=status_code, headers=merged)
 
 
-def _field_error(field: str | None, message: str, where: str = "body") -> dict[str, Any]:
+_HEADER_FIELDS = frozenset({"temporal-namespace"})
+
+
+def _field_error(field: str | None, message: str) -> dict[str, Any]:
+    where = "header" if field in _HEADER_FIELDS else "body"
     loc: list[str] = [where, *field.split(".")] if field else [where]
     return {"loc": loc, "msg": message, "type": "value_error"}
 

@@ -224,3 +224,13 @@ async def test_revoked_key_answers_401(api: Api, tmp_path: Path) -> None:
         await store.close()
     with pytest.raises(llama_cloud.AuthenticationError):
         await api.other.beta.batch.list()
+
+
+async def test_unknown_temporal_namespace_answers_422(api: Api, tmp_path: Path) -> None:
+    directory_id, _ = await _directory(api, tmp_path)
+    with pytest.raises(llama_cloud.UnprocessableEntityError) as error:
+        await api.client.beta.batch.create(
+            job_config={}, directory_id=directory_id, temporal_namespace="no-such-namespace"
+        )
+    assert "temporal-namespace" in _body(error.value)
+    assert [j async for j in api.client.beta.batch.list()] == []
