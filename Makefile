@@ -6,7 +6,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: install run up worker test lint format bench clean
+.PHONY: install system-deps run up worker test lint format bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -15,6 +15,9 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 install: $(STAMP) ## create the virtualenv and install docbatch with its dev tools
+
+system-deps: ## Tesseract OCR and language packs (Debian, as root)
+	bash scripts/install-system-deps.sh
 
 run: install ## process ./samples on the embedded stack, print the summary, stop
 	$(PY) starter.py run samples --embedded

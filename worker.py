@@ -45,7 +45,8 @@ async def worker_resources(settings: Settings) -> AsyncIterator[WorkerResources]
     store = await Store.open(settings.effective_database_url)
     pool = EnginePool(settings.engine_processes)
     try:
-        yield WorkerResources(store=store, blobs=BlobStore(settings.blob_dir), pool=pool)
+        blobs = BlobStore(settings.blob_dir, s3_endpoint_url=settings.s3_endpoint_url)
+        yield WorkerResources(store=store, blobs=blobs, pool=pool)
     finally:
         await asyncio.to_thread(pool.shutdown)
         await store.close()
@@ -61,7 +62,7 @@ def build_worker(
 ) -> Worker:
     """A worker for docbatch's workflows and activities on the settings' task queue."""
     batch = BatchActivities(resources.store, settings)
-    items = ItemActivities(resources.store, resources.blobs, resources.pool, engine)
+    items = ItemActivities(resources.store, resources.blobs, resources.pool, engine, settings)
     return Worker(
         client,
         task_queue=task_queue or settings.task_queue,

@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections import OrderedDict
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from docbatch.blobs import BlobStore
-from docbatch.engines.base import Engine, EngineRequest
-from docbatch.engines.pool import EnginePool
+from docbatch.engines.base import Engine, EngineRequest, read_progress
+from docbatch.engines.parse import count_pages
+from docbatch.engines.pool import EnginePool, EngineTimeoutError
 from docbatch.errors import ConfigError, DocumentError, NotFoundError
 from docbatch.ids import result_id_for
 from docbatch.messages import ItemFailureInput, ItemInput, ItemOutcome
@@ -21,7 +24,9 @@ from docbatch.models import (
     JobType,
     engine_config,
     load_job_config,
+    parse_parameters_of,
 )
+from docbatch.settings import Settings
 from docbatch.store import ResultSpec, Store
 
 DOCUMENT_ERROR_TYPE = "DocumentError"
@@ -33,6 +38,9 @@ class _JobContext:
     job_type: JobType
     parameters_hash: str
     config: dict[str, Any]
+    timeout_seconds: float
+    extra_seconds_per_page: float
+    output_destination: str | None
 
 
 class ItemActivities:
@@ -44,6 +52,7 @@ class ItemActivities:
         blobs: BlobStore,
         pool: EnginePool,
         engine: Engine,
+        settings: Settings,
         *,
         job_cache_size: int = 256,
     ) -> None:
@@ -51,6 +60,8 @@ class ItemActivities:
         self._blobs = blobs
         self._pool = pool
         self._engine = engine
+        self._settings = settings
+        self._progress_dir = settings.data_dir / "progress"
         self._jobs: OrderedDict[str, _JobContext] = OrderedDict()
         self._job_cache_size = job_cache_size
 
@@ -60,10 +71,18 @@ class ItemActivities:
         if context is None:
             job = await self._store.get_job(job_id)
             config = load_job_config(job.config_json)
+            parameters = parse_parameters_of(config)
             context = _JobContext(
                 job_type=JobType(job.job_type),
                 parameters_hash=job.parameters_hash,
                 config=engine_config(config),
+                timeout_seconds=(
+                    parameters.job_timeout_in_seconds or self._settings.default_job_timeout_seconds
+                ),
+                extra_seconds_per_page=parameters.job_timeout_extra_time_per_page_in_seconds or 0.0,
+                output_destination=(
+                    parameters.output_s3_path_prefix or self._settings.output_s3_prefix
+                ),
             )
             self._jobs[job_id] = context
             while len(self._jobs) > self._job_cache_size:
@@ -83,11 +102,14 @@ class ItemActivities:
             # A retry after the result was recorded, or the job was cancelled meanwhile.
             return ItemOutcome(item_id=request.item_id, status=status)
         job = await self._job(request.job_id)
+        progress_file = self._progress_dir / f"{request.job_id}-{request.item_id}.json"
         try:
             file = await self._store.get_file(request.item_id)
             path = self._blobs.local_path(file.storage_location)
-            if not path.is_file():
+            if not await asyncio.to_thread(path.is_file):
                 raise DocumentError(f"file not found: {file.path} is no longer at {path}")
+            limit, pages = await self._time_limit(job, path, file.path)
+            await asyncio.to_thread(self._progress_dir.mkdir, parents=True, exist_ok=True)
             result = await self._pool.run(
                 self._engine,
                 EngineRequest(
@@ -96,17 +118,31 @@ class ItemActivities:
                     job_type=job.job_type.value,
                     config=job.config,
                     mime_type=file.mime_type,
+                    options=self._engine_options(),
+                    progress_file=str(progress_file),
                 ),
-                heartbeat=activity.heartbeat,
+                heartbeat=lambda: activity.heartbeat(read_progress(str(progress_file))),
+                timeout=limit,
             )
+        except EngineTimeoutError as exc:
+            pages_note = f", {pages} pages" if pages else ""
+            message = f"timed out after {limit:g}s{pages_note} (job_timeout_in_seconds)"
+            await self._store.fail_item(request.job_id, request.item_id, message)
+            raise ApplicationError(message, type=DOCUMENT_ERROR_TYPE, non_retryable=True) from exc
         except (DocumentError, ConfigError, NotFoundError) as exc:
             message = str(exc)
             await self._store.fail_item(request.job_id, request.item_id, message)
             raise ApplicationError(message, type=DOCUMENT_ERROR_TYPE, non_retryable=True) from exc
+        finally:
+            await asyncio.to_thread(progress_file.unlink, missing_ok=True)
 
-        result_id = result_id_for(request.job_id, request.item_id)
-        location = await self._blobs.put_text(
-            f"results/{request.job_id}/{request.item_id}.{result.extension}", result.content
+        # Deterministic per (item, content, parameters): a retry overwrites, never adds.
+        key = (
+            f"results/{request.item_id}/"
+            f"{file.content_hash[:16]}-{job.parameters_hash[:16]}.{result.extension}"
+        )
+        location = await self._blobs.put_output(
+            key, result.content.encode(), destination=job.output_destination
         )
         metadata = {
             **result.metadata,
@@ -114,11 +150,11 @@ class ItemActivities:
             "file_name": file.path,
             "size_bytes": file.size,
         }
-        await self._store.complete_item(
+        completed = await self._store.complete_item(
             request.job_id,
             request.item_id,
             ResultSpec(
-                result_id=result_id,
+                result_id=result_id_for(request.job_id, request.item_id),
                 job_type=job.job_type,
                 parameters_hash=job.parameters_hash,
                 content_hash=file.content_hash,
@@ -126,8 +162,21 @@ class ItemActivities:
                 output_metadata=json.loads(json.dumps(metadata, default=str)),
             ),
         )
+        if completed:
+            return ItemOutcome(item_id=request.item_id, status=ItemStatus.COMPLETED)
         final = await self._store.get_item(request.job_id, request.item_id)
         return ItemOutcome(item_id=request.item_id, status=ItemStatus(final.status))
+
+    async def _time_limit(self, job: _JobContext, path: Path, name: str) -> tuple[float, int]:
+        """The reference's limit: a base time plus extra time per page of the document."""
+        if not job.extra_seconds_per_page:
+            return job.timeout_seconds, 0
+        pages = await asyncio.to_thread(count_pages, str(path), name) or 0
+        return job.timeout_seconds + job.extra_seconds_per_page * pages, pages
+
+    def _engine_options(self) -> dict[str, Any]:
+        llm = self._settings.llm_options
+        return {"llm": llm} if llm else {}
 
     @activity.defn
     async def record_item_failure(self, request: ItemFailureInput) -> ItemOutcome:

@@ -1,8 +1,9 @@
-"""Blob storage for file contents and outputs: a local folder (S3 arrives later).
+"""Blob storage for file contents and outputs: a local folder, or S3 for outputs.
 
-Locations are URIs (``file:///abs/path``) so a row in the store says where its bytes
-live whatever the backend; local folders registered with ``starter.py run`` are
-referenced in place, never copied.
+Locations are URIs (``file:///abs/path``, ``s3://bucket/key``) so a row in the store
+says where its bytes live whatever the backend; local folders registered with
+``starter.py run`` are referenced in place, never copied. S3 goes through boto3 (in
+threads); credentials and region come from the standard AWS environment.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import tempfile
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 from urllib.parse import unquote, urlparse
 
 from docbatch.errors import NotFoundError
@@ -41,11 +43,39 @@ class StoredBlob:
     sha256: str
 
 
-class BlobStore:
-    """A local blob store rooted at one folder; writes are atomic (temp file + rename)."""
+def split_s3(location: str) -> tuple[str, str]:
+    """``(bucket, key)`` of an ``s3://bucket/key`` location."""
+    parsed = urlparse(location)
+    if parsed.scheme != "s3" or not parsed.netloc:
+        raise ValueError(f"not an S3 location: {location}")
+    return parsed.netloc, parsed.path.lstrip("/")
 
-    def __init__(self, root: Path) -> None:
+
+class BlobStore:
+    """Local blobs under one folder (atomic writes), plus S3 destinations for outputs."""
+
+    def __init__(self, root: Path, *, s3_endpoint_url: str | None = None) -> None:
         self.root = root.resolve()
+        self._s3_endpoint_url = s3_endpoint_url
+        self._s3: Any = None
+
+    def _s3_client(self) -> Any:
+        if self._s3 is None:
+            import boto3
+
+            self._s3 = boto3.client("s3", endpoint_url=self._s3_endpoint_url)
+        return self._s3
+
+    async def put_output(self, key: str, data: bytes, *, destination: str | None) -> str:
+        """Store an output under ``key`` locally, or under an ``s3://bucket/prefix``."""
+        if destination is None:
+            return await self.put_bytes(key, data)
+        bucket, prefix = split_s3(destination)
+        object_key = f"{prefix.rstrip('/')}/{key}" if prefix else key
+        await asyncio.to_thread(
+            self._s3_client().put_object, Bucket=bucket, Key=object_key, Body=data
+        )
+        return f"s3://{bucket}/{object_key}"
 
     def _path(self, key: str) -> Path:
         path = (self.root / key).resolve()
@@ -103,7 +133,16 @@ class BlobStore:
         return StoredBlob(location=path_to_location(final), size=size, sha256=content_hash)
 
     async def read_bytes(self, location: str) -> bytes:
-        """The bytes stored at a location."""
+        """The bytes stored at a location (local or S3)."""
+        if location.startswith("s3://"):
+            bucket, key = split_s3(location)
+            client = self._s3_client()
+            try:
+                response = await asyncio.to_thread(client.get_object, Bucket=bucket, Key=key)
+            except client.exceptions.NoSuchKey:
+                raise NotFoundError(f"no blob at {location}") from None
+            body: bytes = await asyncio.to_thread(response["Body"].read)
+            return body
         path = self.local_path(location)
         try:
             return await asyncio.to_thread(path.read_bytes)

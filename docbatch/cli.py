@@ -13,6 +13,7 @@ import logging
 import signal
 import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
@@ -388,10 +389,34 @@ def items(
     _run(go)
 
 
+class OutputFormat(StrEnum):
+    """How ``results --content`` prints an output."""
+
+    MARKDOWN = "markdown"
+    TEXT = "text"
+    JSON = "json"
+
+
+def _render_output(raw: str, fmt: OutputFormat) -> str:
+    """A stored output as the user asked: parse outputs hold markdown, text and pages."""
+    if fmt == OutputFormat.JSON:
+        return raw
+    try:
+        document = json.loads(raw)
+    except json.JSONDecodeError:
+        return raw
+    if isinstance(document, dict) and isinstance(document.get(fmt.value), str):
+        return str(document[fmt.value])
+    return json.dumps(document, indent=2, ensure_ascii=False)
+
+
 @app.command()
 def results(
     item_id: str,
     content: Annotated[bool, typer.Option("--content", help="Print the latest output.")] = False,
+    fmt: Annotated[
+        OutputFormat, typer.Option("--format", help="With --content: markdown, text or json.")
+    ] = OutputFormat.MARKDOWN,
     as_json: JsonOption = False,
 ) -> None:
     """Show the processing results of an item (a file)."""
@@ -404,7 +429,8 @@ def results(
             if content:
                 if not found:
                     raise CliError(f"item {item_id} has no processing result yet")
-                text = await BlobStore(settings.blob_dir).read_text(found[-1].output_s3_path)
+                blobs = BlobStore(settings.blob_dir, s3_endpoint_url=settings.s3_endpoint_url)
+                text = _render_output(await blobs.read_text(found[-1].output_s3_path), fmt)
                 sys.stdout.write(text if text.endswith("\n") else text + "\n")
                 return
             if as_json:

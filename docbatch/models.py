@@ -299,6 +299,17 @@ class ParseParameters(_Request):
             parse_page_ranges(value)
         return value
 
+    @field_validator("structured_output_json_schema")
+    @classmethod
+    def _check_structured_schema(cls, value: str | None) -> str | None:
+        if value is not None:
+            try:
+                schema = json.loads(value)
+            except json.JSONDecodeError:
+                raise ValueError("must be a JSON Schema as a JSON string") from None
+            check_json_schema(schema)
+        return value
+
     @field_validator("max_pages", "max_pages_enforced")
     @classmethod
     def _check_non_negative_int(cls, value: int | None) -> int | None:
@@ -379,6 +390,8 @@ class ClassifyJob(_Request):
     rules: list[ClassifierRule] = Field(min_length=1)
     mode: ClassifyMode | None = None
     parsing_configuration: ClassifyParsingConfiguration | None = None
+    confidence_threshold: float | None = Field(default=None, ge=0, le=1)
+    """docbatch extension: below this confidence the type is ``unknown``."""
     # Descriptive fields the reference's ClassifyJob carries; accepted, not required.
     id: str | None = None
     project_id: str | None = None
@@ -391,42 +404,103 @@ class ClassifyJob(_Request):
     job_record_id: str | None = None
 
 
+class ExtractJob(_Request):
+    """An extract job config (docbatch's own): a JSON Schema the LLM endpoint fills."""
+
+    data_schema: dict[str, Any]
+    parameters: ParseParameters | None = None
+    """How the document is read before extraction (the parse parameters)."""
+    system_prompt: str | None = Field(default=None, max_length=10_000)
+    schema_name: str | None = Field(default=None, min_length=1, max_length=64)
+
+    @field_validator("data_schema")
+    @classmethod
+    def _check_schema(cls, value: dict[str, Any]) -> dict[str, Any]:
+        check_json_schema(value)
+        return value
+
+
+def check_json_schema(schema: Any) -> None:
+    """Raise ``ValueError`` unless ``schema`` is a valid JSON Schema object."""
+    from jsonschema import SchemaError
+    from jsonschema.validators import validator_for
+
+    if not isinstance(schema, dict):
+        raise ValueError("must be a JSON Schema object")
+    try:
+        validator_for(schema).check_schema(schema)
+    except SchemaError as exc:
+        raise ValueError(f"invalid JSON Schema: {exc.message}") from None
+
+
 def _job_config_kind(value: Any) -> str:
     if isinstance(value, ClassifyJob):
         return "classify"
+    if isinstance(value, ExtractJob):
+        return "extract"
     if isinstance(value, dict) and "rules" in value:
         return "classify"
+    if isinstance(value, dict) and "data_schema" in value:
+        return "extract"
     return "parse"
 
 
 JobConfig = Annotated[
-    Annotated[BatchParseJobRecordCreate, Tag("parse")] | Annotated[ClassifyJob, Tag("classify")],
+    Annotated[BatchParseJobRecordCreate, Tag("parse")]
+    | Annotated[ClassifyJob, Tag("classify")]
+    | Annotated[ExtractJob, Tag("extract")],
     Discriminator(_job_config_kind),
 ]
+AnyJobConfig = BatchParseJobRecordCreate | ClassifyJob | ExtractJob
 
 
-JOB_CONFIG_ADAPTER: TypeAdapter[BatchParseJobRecordCreate | ClassifyJob] = TypeAdapter(JobConfig)
+JOB_CONFIG_ADAPTER: TypeAdapter[AnyJobConfig] = TypeAdapter(JobConfig)
 
 
-def load_job_config(data: str | bytes | dict[str, Any]) -> BatchParseJobRecordCreate | ClassifyJob:
+def load_job_config(data: str | bytes | dict[str, Any]) -> AnyJobConfig:
     """Validate a stored or submitted job config (JSON text or data)."""
     if isinstance(data, str | bytes):
         return JOB_CONFIG_ADAPTER.validate_json(data)
     return JOB_CONFIG_ADAPTER.validate_python(data)
 
 
-def engine_config(config: BatchParseJobRecordCreate | ClassifyJob) -> dict[str, Any]:
-    """The plain JSON config an engine receives (parse ``parameters`` or classify rules)."""
+_CLASSIFY_OUTPUT_FIELDS = {"rules", "mode", "parsing_configuration", "confidence_threshold"}
+
+
+def engine_config(config: AnyJobConfig) -> dict[str, Any]:
+    """The plain JSON config an engine receives (parse ``parameters``, classify rules, …)."""
     if isinstance(config, ClassifyJob):
-        return config.model_dump(
-            mode="json", include={"rules", "mode", "parsing_configuration"}, exclude_none=True
-        )
-    return (config.parameters or ParseParameters()).model_dump(mode="json", exclude_none=True)
+        return config.model_dump(mode="json", include=_CLASSIFY_OUTPUT_FIELDS, exclude_none=True)
+    if isinstance(config, ExtractJob):
+        return config.model_dump(mode="json", exclude_none=True)
+    parameters = (config.parameters or ParseParameters()).model_dump(mode="json", exclude_none=True)
+    if job_type_of(config) == JobType.EXTRACT:
+        # The parse-config form of extract: the schema travels as a JSON string.
+        return {"parameters": parameters}
+    return parameters
 
 
-def job_type_of(config: BatchParseJobRecordCreate | ClassifyJob) -> JobType:
-    """The job type a config describes (a config with ``rules`` classifies)."""
-    return JobType.CLASSIFY if isinstance(config, ClassifyJob) else JobType.PARSE
+def parse_parameters_of(config: AnyJobConfig) -> ParseParameters:
+    """The parse parameters a job reads documents with (defaults for classify)."""
+    if isinstance(config, ClassifyJob):
+        return ParseParameters()
+    return config.parameters or ParseParameters()
+
+
+def job_type_of(config: AnyJobConfig) -> JobType:
+    """The job type a config describes: rules classify; a schema (or structured output) extracts."""
+    if isinstance(config, ClassifyJob):
+        return JobType.CLASSIFY
+    if isinstance(config, ExtractJob):
+        return JobType.EXTRACT
+    parameters = config.parameters
+    if (
+        parameters is not None
+        and parameters.structured_output
+        and (parameters.structured_output_json_schema)
+    ):
+        return JobType.EXTRACT
+    return JobType.PARSE
 
 
 class BatchCreateRequest(_Request):
@@ -452,11 +526,14 @@ class BatchCreateRequest(_Request):
         return value
 
 
+_UNION_TAGS = ("parse", "classify", "extract")
+
+
 def format_validation_error(error: ValidationError) -> str:
     """One readable line per problem, each starting with the dotted field path."""
     lines = []
     for item in error.errors(include_url=False):
-        loc = [str(p) for p in item["loc"] if p not in ("parse", "classify")]
+        loc = [str(p) for p in item["loc"] if p not in _UNION_TAGS]
         field = ".".join(loc)
         message = item["msg"].removeprefix("Value error, ")
         if item["type"] == "extra_forbidden":
@@ -500,35 +577,43 @@ ENGINE_VERSIONS: dict[JobType, str] = {
 """Bumped when an engine's output changes, so earlier results stop counting as done."""
 
 
-def output_config(config: BatchParseJobRecordCreate | ClassifyJob) -> dict[str, Any]:
+def output_config(config: AnyJobConfig) -> dict[str, Any]:
     """The canonical part of a config that determines the output (input of the hash)."""
     if isinstance(config, ClassifyJob):
-        return config.model_dump(
-            mode="json",
-            include={"rules", "mode", "parsing_configuration"},
-            exclude_none=True,
+        return config.model_dump(mode="json", include=_CLASSIFY_OUTPUT_FIELDS, exclude_none=True)
+    if isinstance(config, ExtractJob):
+        canonical = config.model_dump(mode="json", exclude={"parameters"}, exclude_none=True)
+        parameters = config.parameters or ParseParameters()
+        canonical["parameters"] = parameters.model_dump(
+            mode="json", exclude=set(_HASH_EXCLUDED_PARSE_FIELDS), exclude_none=True
         )
+        return canonical
     parameters = config.parameters or ParseParameters()
     return parameters.model_dump(
         mode="json", exclude=set(_HASH_EXCLUDED_PARSE_FIELDS), exclude_none=True
     )
 
 
-def parameters_hash(config: BatchParseJobRecordCreate | ClassifyJob) -> str:
-    """Stable content hash of the output-relevant config, for dedup across jobs."""
+def parameters_hash(config: AnyJobConfig, *, model: str | None = None) -> str:
+    """Stable content hash of the output-relevant config, for dedup across jobs.
+
+    ``model`` names the LLM of jobs that use one: another model's result is not "done".
+    """
     job_type = job_type_of(config)
-    canonical = {
+    canonical: dict[str, Any] = {
         "job_type": job_type.value,
         "engine": ENGINE_VERSIONS[job_type],
         "config": output_config(config),
     }
+    if model is not None:
+        canonical["model"] = model
     payload = json.dumps(canonical, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     return hashlib.sha256(payload.encode()).hexdigest()
 
 
-def wants_reprocessing(config: BatchParseJobRecordCreate | ClassifyJob) -> bool:
+def wants_reprocessing(config: AnyJobConfig) -> bool:
     """Whether the config asks to bypass dedup (``invalidate_cache: true``)."""
-    if isinstance(config, BatchParseJobRecordCreate) and config.parameters is not None:
+    if isinstance(config, BatchParseJobRecordCreate | ExtractJob) and config.parameters:
         return bool(config.parameters.invalidate_cache)
     return False
 

@@ -27,11 +27,13 @@ from docbatch.errors import ConfigError, DocbatchError, JobTerminalError, NotFou
 from docbatch.ids import JOB_PREFIX, new_id, parent_workflow_id
 from docbatch.messages import BatchParentInput, CancelRequest
 from docbatch.models import (
+    AnyJobConfig,
     BatchCancelResponse,
     BatchCreateRequest,
     BatchGetStatusResponse,
     BatchJob,
     ClassifyJob,
+    ClassifyMode,
     ItemStatus,
     JobCounts,
     JobItem,
@@ -153,6 +155,7 @@ async def create_job(
     """
     config = request.job_config
     job_type = job_type_of(config)
+    _check_engine_available(config, job_type, settings)
     items = []
     if request.directory_id is not None:
         try:
@@ -181,7 +184,9 @@ async def create_job(
         status=JobStatus.PENDING.value,
         directory_id=request.directory_id,
         config_json=config.model_dump_json(by_alias=True, exclude_none=True),
-        parameters_hash=parameters_hash(config),
+        parameters_hash=parameters_hash(
+            config, model=settings.llm_model if _uses_llm(config, job_type) else None
+        ),
         invalidate_cache=wants_reprocessing(config),
         page_size=page_size,
         continue_as_new_threshold=request.continue_as_new_threshold or page_size,
@@ -222,6 +227,22 @@ async def create_job(
             ) from exc
         raise TemporalUnavailableError(f"could not start the batch workflow: {exc}") from exc
     return job
+
+
+def _uses_llm(config: AnyJobConfig, job_type: JobType) -> bool:
+    return job_type == JobType.EXTRACT or (
+        isinstance(config, ClassifyJob) and config.mode == ClassifyMode.MULTIMODAL
+    )
+
+
+def _check_engine_available(config: AnyJobConfig, job_type: JobType, settings: Settings) -> None:
+    if _uses_llm(config, job_type) and settings.llm_options is None:
+        what = "extract jobs" if job_type == JobType.EXTRACT else "MULTIMODAL classification"
+        raise ConfigError(
+            f"{what} need an LLM endpoint: set DOCBATCH_LLM_BASE_URL (and "
+            "DOCBATCH_LLM_API_KEY, DOCBATCH_LLM_MODEL) on the API and the workers",
+            field="job_config",
+        )
 
 
 def job_model(job: JobRow) -> BatchJob:

@@ -39,6 +39,16 @@ class Settings(BaseSettings):
     max_concurrent_activities: int = Field(default=50, gt=0)
     default_job_timeout_seconds: float = Field(default=600.0, gt=0)
 
+    llm_base_url: str | None = None
+    """An OpenAI-compatible endpoint for MULTIMODAL classify and extract jobs."""
+    llm_api_key: SecretStr | None = None
+    llm_model: str = "gpt-4o-mini"
+
+    output_s3_prefix: str | None = Field(default=None, pattern=r"^s3://[^/]+(/.*)?$")
+    """Write outputs to ``s3://bucket/prefix`` instead of the data directory."""
+    s3_endpoint_url: str | None = None
+    """A non-AWS S3 endpoint (MinIO, a test server); credentials come from AWS_* env."""
+
     project_id: str = "proj-default"
     """Project of jobs created from the CLI, and of the development API key."""
     organization_id: str = "org-default"
@@ -65,6 +75,17 @@ class Settings(BaseSettings):
         if self.database_url:
             return self.database_url
         return f"sqlite+aiosqlite:///{self.data_dir / 'docbatch.db'}"
+
+    @property
+    def llm_options(self) -> dict[str, str] | None:
+        """The LLM endpoint as engines receive it, or None when none is configured."""
+        if not self.llm_base_url:
+            return None
+        return {
+            "base_url": self.llm_base_url,
+            "api_key": self.llm_api_key.get_secret_value() if self.llm_api_key else "",
+            "model": self.llm_model,
+        }
 
     @property
     def blob_dir(self) -> Path:

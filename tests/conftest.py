@@ -90,7 +90,7 @@ def make_stack(
             **overrides,
         )
         store = await Store.open(settings.effective_database_url)
-        blobs = BlobStore(settings.blob_dir)
+        blobs = BlobStore(settings.blob_dir, s3_endpoint_url=settings.s3_endpoint_url)
         resources = worker_module.WorkerResources(store=store, blobs=blobs, pool=engine_pool)
         worker = worker_module.build_worker(temporal_env.client, settings, resources, engine=engine)
         try:

@@ -20,7 +20,7 @@ from docbatch.service import TemporalUnavailableError
 log = structlog.get_logger("docbatch.api")
 
 _NO_RETRY = {"x-should-retry": "false"}
-_TAGS = ("parse", "classify")
+_TAGS = ("parse", "classify", "extract")
 
 
 def error_response(

@@ -40,7 +40,7 @@ def create_app(settings: Settings | None = None, *, client: Client | None = None
             app.state.docbatch = AppState(
                 settings=settings,
                 store=store,
-                blobs=BlobStore(settings.blob_dir),
+                blobs=BlobStore(settings.blob_dir, s3_endpoint_url=settings.s3_endpoint_url),
                 temporal=TemporalClients(settings, client),
             )
             log.info("api ready", temporal=settings.temporal_address)

@@ -32,7 +32,7 @@ class EngineRequest:
     job_type: str
     config: dict[str, Any] = field(default_factory=dict)
     mime_type: str | None = None
-    options: dict[str, Any] = field(default_factory=dict)
+    options: dict[str, Any] = field(default_factory=dict, repr=False)
     progress_file: str | None = None
 
 

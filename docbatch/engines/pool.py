@@ -15,6 +15,10 @@ class EngineCrashedError(RuntimeError):
     """The engine's process died (crash or out of memory); the attempt may be retried."""
 
 
+class EngineTimeoutError(RuntimeError):
+    """The engine ran past its time limit; its process was stopped."""
+
+
 class EnginePool:
     """Runs engines in separate processes so parsing never blocks the worker's event loop.
 
@@ -40,15 +44,30 @@ class EnginePool:
         *,
         heartbeat: Callable[[], None] | None = None,
         heartbeat_every: float = 2.0,
+        timeout: float | None = None,
     ) -> EngineResult:
-        """Run ``engine(request)`` in the pool, calling ``heartbeat`` while it works."""
+        """Run ``engine(request)`` in the pool, calling ``heartbeat`` while it works.
+
+        Past ``timeout`` seconds the pool's processes are stopped (a process cannot be
+        interrupted otherwise); engines running beside it fail with
+        ``EngineCrashedError`` and are retried by their activities.
+        """
         loop = asyncio.get_running_loop()
+        deadline = None if timeout is None else loop.time() + timeout
         future = loop.run_in_executor(self._pool(), engine, request)
         try:
             while True:
-                done, _ = await asyncio.wait({future}, timeout=heartbeat_every)
+                wait = heartbeat_every
+                if deadline is not None:
+                    wait = min(wait, max(0.0, deadline - loop.time()))
+                done, _ = await asyncio.wait({future}, timeout=wait)
                 if done:
                     return future.result()
+                if deadline is not None and loop.time() >= deadline:
+                    self.kill()
+                    raise EngineTimeoutError(
+                        f"processing {request.file_name} took longer than {timeout:g}s"
+                    )
                 if heartbeat is not None:
                     heartbeat()
         except BrokenProcessPool as exc:
@@ -63,6 +82,16 @@ class EnginePool:
         executor, self._executor = self._executor, None
         if executor is not None:
             executor.shutdown(wait=False, cancel_futures=True)
+
+    def kill(self) -> None:
+        """Stop every engine process now; the next ``run`` starts a fresh pool."""
+        executor, self._executor = self._executor, None
+        if executor is None:
+            return
+        # ProcessPoolExecutor offers no way to stop a running call: terminate its workers.
+        for process in list(getattr(executor, "_processes", {}).values()):
+            process.terminate()
+        executor.shutdown(wait=False, cancel_futures=True)
 
     def shutdown(self) -> None:
         """Stop the processes (waits for running engines to finish)."""

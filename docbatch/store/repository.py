@@ -985,8 +985,17 @@ async def _bump(session: AsyncSession, job_id: str, counter: Any, by: int) -> No
         )
 
 
+MAX_PAGES_FOR_TIMEOUT = 2000
+TIMEOUT_MARGIN_SECONDS = 60.0
+MAX_ACTIVITY_SECONDS = 24 * 3600.0
+
+
 def _timeout_seconds(job: JobRow, default: float) -> float:
+    """Temporal's per-attempt bound: the activity enforces the exact per-document limit
+    (base + extra per page) itself, so this only has to be above it."""
     config = json.loads(job.config_json)
     parameters = config.get("parameters") or {}
-    timeout = parameters.get("job_timeout_in_seconds")
-    return float(timeout) if timeout else default
+    base = float(parameters.get("job_timeout_in_seconds") or default)
+    per_page = float(parameters.get("job_timeout_extra_time_per_page_in_seconds") or 0)
+    bound = base + per_page * MAX_PAGES_FOR_TIMEOUT + TIMEOUT_MARGIN_SECONDS
+    return min(bound, MAX_ACTIVITY_SECONDS)

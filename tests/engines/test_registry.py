@@ -10,8 +10,10 @@ import pytest
 
 from docbatch.engines.base import EngineRequest
 from docbatch.engines.classify import classify_document
+from docbatch.engines.classify_llm import classify_document_llm
+from docbatch.engines.extract import extract_document
 from docbatch.engines.parse import parse_document
-from docbatch.engines.registry import ENGINES, run_engine
+from docbatch.engines.registry import ENGINES, engine_for, run_engine
 from docbatch.errors import DocumentError
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -21,12 +23,22 @@ CORPUS = REPO_ROOT.parent / "shared" / "corpus" / "documents"
 def test_registry_maps_each_job_type_to_its_engine() -> None:
     assert ENGINES["parse"] is parse_document
     assert ENGINES["classify"] is classify_document
-    assert set(ENGINES) == {"parse", "classify"}
+    assert ENGINES["extract"] is extract_document
+    assert set(ENGINES) == {"parse", "classify", "extract"}
+
+
+def test_multimodal_classify_goes_to_the_llm_engine() -> None:
+    request = EngineRequest(
+        path="x.pdf", file_name="x.pdf", job_type="classify", config={"mode": "MULTIMODAL"}
+    )
+    assert engine_for(request) is classify_document_llm
+    fast = EngineRequest(path="x.pdf", file_name="x.pdf", job_type="classify")
+    assert engine_for(fast) is classify_document
 
 
 def test_unknown_job_type_is_a_value_error() -> None:
-    request = EngineRequest(path="x.pdf", file_name="x.pdf", job_type="extract")
-    with pytest.raises(ValueError, match="no engine for job type 'extract'"):
+    request = EngineRequest(path="x.pdf", file_name="x.pdf", job_type="summarise")
+    with pytest.raises(ValueError, match="no engine for job type 'summarise'"):
         run_engine(request)
 
 
