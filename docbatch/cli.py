@@ -27,7 +27,7 @@ from temporalio.client import Client
 
 from docbatch import service
 from docbatch.blobs import BlobStore
-from docbatch.errors import ConfigError, DocbatchError, JobTerminalError, NotFoundError
+from docbatch.errors import ConfigError, ConflictError, DocbatchError, NotFoundError
 from docbatch.logging import configure_logging
 from docbatch.models import (
     BatchCreateRequest,
@@ -40,6 +40,7 @@ from docbatch.models import (
 )
 from docbatch.settings import Settings
 from docbatch.store import Store
+from docbatch.store.tables import JobRow
 
 app = typer.Typer(
     help="docbatch: durable batch document processing on Temporal.",
@@ -80,7 +81,7 @@ async def _with_errors(coro_fn: Callable[[], Awaitable[_T]]) -> _T:
         return await coro_fn()
     except ConfigError as exc:
         raise CliError(str(exc)) from None
-    except (NotFoundError, JobTerminalError) as exc:
+    except (NotFoundError, ConflictError) as exc:
         raise CliError(str(exc), EXIT_JOB_NOT_COMPLETED) from None
     except DocbatchError as exc:
         raise CliError(str(exc), EXIT_JOB_NOT_COMPLETED) from None
@@ -144,6 +145,8 @@ def _load_config(job_type: JobType, config_file: Path | None) -> dict[str, Any]:
     if config_file is None:
         if job_type == JobType.CLASSIFY:
             raise CliError("a classify job needs --config FILE.json with at least one rule")
+        if job_type == JobType.EXTRACT:
+            raise CliError("an extract job needs --config FILE.json with a 'data_schema'")
         return {}
     try:
         data = json.loads(config_file.read_text())
@@ -155,8 +158,14 @@ def _load_config(job_type: JobType, config_file: Path | None) -> dict[str, Any]:
         raise CliError(f"--config {config_file} must hold a JSON object")
     if job_type == JobType.CLASSIFY and "rules" not in data:
         raise CliError(f"--config {config_file}: a classify config needs 'rules'")
+    if job_type == JobType.EXTRACT and "data_schema" not in data:
+        parameters = data.get("parameters") or {}
+        if not parameters.get("structured_output_json_schema"):
+            raise CliError(f"--config {config_file}: an extract config needs 'data_schema'")
     if job_type == JobType.PARSE and "rules" in data:
         raise CliError(f"--config {config_file} has 'rules': use --job-type classify")
+    if job_type == JobType.PARSE and "data_schema" in data:
+        raise CliError(f"--config {config_file} has 'data_schema': use --job-type extract")
     return data
 
 
@@ -178,14 +187,24 @@ def run(
         bool,
         typer.Option("--embedded", help="Start a dev server (unless one answers) and a worker."),
     ] = False,
+    idempotency_key: Annotated[
+        str | None,
+        typer.Option("--idempotency-key", help="Run again safely: the same key returns the job."),
+    ] = None,
     as_json: JsonOption = False,
 ) -> None:
     """Process every file of PATH as one batch job; wait with a progress bar."""
-    if job_type == JobType.EXTRACT:
-        raise typer.BadParameter("extract jobs are not available yet", param_hint="--job-type")
     code = _run(
         lambda: _run_job(
-            path, job_type, config, page_size, continue_as_new_threshold, no_wait, embedded, as_json
+            path,
+            job_type,
+            config,
+            page_size,
+            continue_as_new_threshold,
+            no_wait,
+            embedded,
+            as_json,
+            idempotency_key,
         )
     )
     raise typer.Exit(code)
@@ -200,6 +219,7 @@ async def _run_job(
     no_wait: bool,
     embedded: bool,
     as_json: bool,
+    idempotency_key: str | None,
 ) -> int:
     settings = _settings()
     body: dict[str, Any] = {"job_config": _load_config(job_type, config_file)}
@@ -223,25 +243,62 @@ async def _run_job(
         body["directory_id"] = folder.directory.id
         request = BatchCreateRequest.model_validate(body)
         job = await service.create_job(
-            store, client, settings, request, project_id=settings.project_id
+            store,
+            client,
+            settings,
+            request,
+            project_id=settings.project_id,
+            idempotency_key=idempotency_key,
         )
-        if no_wait:
-            if as_json:
-                _print_json(service.job_model(job))
-            else:
-                out.print(f"job {job.id} started (workflow {job.workflow_id})")
-            return 0
-        final = await _wait(store, client, job.id, quiet=as_json, embedded=embedded)
-        if final is None:
-            return EXIT_DETACHED
+        return await _follow(store, client, job, no_wait=no_wait, embedded=embedded,
+                             as_json=as_json)  # fmt: skip
+
+
+async def _follow(
+    store: Store, client: Client, job: JobRow, *, no_wait: bool, embedded: bool, as_json: bool
+) -> int:
+    """Print the created job, or wait for it and print the summary; the exit code."""
+    if no_wait:
         if as_json:
-            _print_json(final)
+            _print_json(service.job_model(job))
         else:
-            await _print_summary(store, final)
-        if final.job.status != JobStatus.COMPLETED:
-            err.print(f"job {job.id} ended {final.job.status.value}: {_reason(final)}")
-            return EXIT_JOB_NOT_COMPLETED
+            out.print(f"job {job.id} started (workflow {job.workflow_id})")
         return 0
+    final = await _wait(store, client, job.id, quiet=as_json, embedded=embedded)
+    if final is None:
+        return EXIT_DETACHED
+    if as_json:
+        _print_json(final)
+    else:
+        await _print_summary(store, final)
+    if final.job.status != JobStatus.COMPLETED:
+        err.print(f"job {job.id} ended {final.job.status.value}: {_reason(final)}")
+        return EXIT_JOB_NOT_COMPLETED
+    return 0
+
+
+@app.command()
+def retry(
+    job_id: str,
+    no_wait: Annotated[bool, typer.Option("--no-wait", help="Return once the job exists.")] = False,
+    embedded: Annotated[bool, typer.Option("--embedded")] = False,
+    as_json: JsonOption = False,
+) -> None:
+    """Start a new job over the failed items of an ended job (linked by retry_of)."""
+
+    async def go() -> int:
+        settings = _settings()
+        async with _store(settings) as store, _temporal(settings, embedded=embedded) as client:
+            job = await service.retry_failed_items(
+                store, client, settings, job_id, project_id=settings.project_id
+            )
+            if not as_json:
+                err.print(f"retrying the failed items of {job_id} as job {job.id}")
+            return await _follow(
+                store, client, job, no_wait=no_wait, embedded=embedded, as_json=as_json
+            )
+
+    raise typer.Exit(_run(go))
 
 
 def _reason(status: BatchGetStatusResponse) -> str:

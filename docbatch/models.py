@@ -647,6 +647,8 @@ class BatchJob(_Response):
     started_at: datetime | None = None
     updated_at: datetime | None = None
     workflow_id: str | None = None
+    retry_of: str | None = None
+    """docbatch extension: the job whose failed items this job retries."""
 
 
 class JobCounts(_Response):

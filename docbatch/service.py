@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy.exc import IntegrityError
 from temporalio.client import Client, WorkflowUpdateFailedError
 from temporalio.common import (
     SearchAttributePair,
@@ -23,7 +24,13 @@ from temporalio.common import (
 from temporalio.service import RPCError, RPCStatusCode
 
 from docbatch.blobs import path_to_location
-from docbatch.errors import ConfigError, DocbatchError, JobTerminalError, NotFoundError
+from docbatch.errors import (
+    ConfigError,
+    ConflictError,
+    DocbatchError,
+    JobTerminalError,
+    NotFoundError,
+)
 from docbatch.ids import JOB_PREFIX, new_id, parent_workflow_id
 from docbatch.messages import BatchParentInput, CancelRequest
 from docbatch.models import (
@@ -50,7 +57,13 @@ from docbatch.models import (
 from docbatch.settings import Settings
 from docbatch.store import FileSpec, Store
 from docbatch.store.repository import SyncStats, utcnow
-from docbatch.store.tables import DirectoryRow, JobItemRow, JobRow, ProcessingResultRow
+from docbatch.store.tables import (
+    DirectoryRow,
+    IdempotencyKeyRow,
+    JobItemRow,
+    JobRow,
+    ProcessingResultRow,
+)
 from docbatch.temporal import DIRECTORY_ID, JOB_ID, JOB_STATUS, JOB_TYPE
 from workflows.batch_parent import BatchParentWorkflow
 
@@ -147,12 +160,22 @@ async def create_job(
     request: BatchCreateRequest,
     *,
     project_id: str,
+    idempotency_key: str | None = None,
+    retry_of: str | None = None,
 ) -> JobRow:
     """Validate references, insert the job (``pending``) and start its parent workflow.
 
     If the workflow cannot be started the job row is removed again, so a failed create
-    leaves nothing half-created.
+    leaves nothing half-created. With ``idempotency_key``, the same key and body return
+    the job created first; the same key with another body is a ``ConflictError``.
     """
+    request_hash = hashlib.sha256(
+        request.model_dump_json(by_alias=True, exclude_none=True).encode()
+    ).hexdigest()
+    if idempotency_key is not None:
+        earlier = await _idempotent_job(store, project_id, idempotency_key, request_hash)
+        if earlier is not None:
+            return earlier
     config = request.job_config
     job_type = job_type_of(config)
     _check_engine_available(config, job_type, settings)
@@ -198,10 +221,29 @@ async def create_job(
         cancelled_items=0,
         workflow_id=parent_workflow_id(job_id),
         temporal_namespace=client.namespace,
+        retry_of=retry_of,
         created_at=now,
         updated_at=now,
     )
-    await store.create_job(job, items)
+    idempotency = None
+    if idempotency_key is not None:
+        idempotency = IdempotencyKeyRow(
+            project_id=project_id,
+            key=idempotency_key,
+            request_hash=request_hash,
+            job_id=job_id,
+            created_at=now,
+        )
+    try:
+        await store.create_job(job, items, idempotency=idempotency)
+    except IntegrityError:
+        if idempotency_key is None:
+            raise
+        # A concurrent create with the same key won: answer as it did.
+        earlier = await _idempotent_job(store, project_id, idempotency_key, request_hash)
+        if earlier is None:
+            raise
+        return earlier
     attributes = [
         SearchAttributePair(JOB_ID, job_id),
         SearchAttributePair(JOB_TYPE, job_type.value),
@@ -227,6 +269,58 @@ async def create_job(
             ) from exc
         raise TemporalUnavailableError(f"could not start the batch workflow: {exc}") from exc
     return job
+
+
+async def _idempotent_job(
+    store: Store, project_id: str, key: str, request_hash: str
+) -> JobRow | None:
+    recorded = await store.find_idempotency_key(project_id, key)
+    if recorded is None:
+        return None
+    if recorded.request_hash != request_hash:
+        raise ConflictError(
+            f"Idempotency-Key {key!r} was already used with a different request body"
+        )
+    return await store.get_job(recorded.job_id)
+
+
+async def retry_failed_items(
+    store: Store,
+    client: Client,
+    settings: Settings,
+    job_id: str,
+    *,
+    project_id: str,
+    idempotency_key: str | None = None,
+) -> JobRow:
+    """Start a new job, linked to ``job_id``, over that job's failed items only."""
+    job = await store.get_job(job_id, project_id=project_id)
+    if not JobStatus(job.status).is_terminal:
+        raise ConflictError(f"job {job_id} is still {job.status}: retry once it has ended")
+    failed = await store.item_ids_with_status(job_id, ItemStatus.FAILED)
+    if not failed:
+        raise ConflictError(f"job {job_id} has no failed items to retry")
+    live = {f.id for f in await store.get_files(failed, project_id=project_id)}
+    failed = [item_id for item_id in failed if item_id in live]
+    if not failed:
+        raise ConflictError(f"the failed items of job {job_id} no longer exist")
+    request = BatchCreateRequest.model_validate(
+        {
+            "job_config": json.loads(job.config_json),
+            "item_ids": failed,
+            "page_size": job.page_size,
+            "continue_as_new_threshold": job.continue_as_new_threshold,
+        }
+    )
+    return await create_job(
+        store,
+        client,
+        settings,
+        request,
+        project_id=project_id,
+        idempotency_key=idempotency_key,
+        retry_of=job_id,
+    )
 
 
 def _uses_llm(config: AnyJobConfig, job_type: JobType) -> bool:
@@ -264,6 +358,7 @@ def job_model(job: JobRow) -> BatchJob:
         started_at=job.started_at,
         updated_at=job.updated_at,
         workflow_id=job.workflow_id,
+        retry_of=job.retry_of,
     )
 
 

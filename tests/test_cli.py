@@ -98,3 +98,22 @@ def test_unknown_job_is_reported(tmp_path: Path) -> None:
 
     assert result.returncode == 1
     assert "job bjb-missing not found" in result.stderr
+
+
+@pytest.mark.slow
+def test_idempotency_key_and_retry_from_the_cli(tmp_path: Path) -> None:
+    first = _starter(
+        "run", str(SAMPLES), "--embedded", "--json", "--idempotency-key", "k1", data_dir=tmp_path
+    )
+    again = _starter(
+        "run", str(SAMPLES), "--embedded", "--json", "--idempotency-key", "k1", data_dir=tmp_path
+    )
+    assert first.returncode == 0, first.stderr
+    job_id = json.loads(first.stdout)["job"]["id"]
+    assert json.loads(again.stdout)["job"]["id"] == job_id
+
+    retry = _starter("retry", job_id, "--embedded", "--json", data_dir=tmp_path)
+    status = json.loads(retry.stdout)["job"]
+    assert status["retry_of"] == job_id
+    assert status["total_items"] == 1  # only fake.doc had failed
+    assert retry.returncode == 1  # ... and fails again: the job ends failed

@@ -71,7 +71,7 @@ async def test_migrations_create_the_schema_in_wal_mode(tmp_path: Path) -> None:
         version = db.execute("select version_num from alembic_version").fetchone()[0]
     assert {"directories", "files", "jobs", "job_items", "processing_results"} <= tables
     assert mode == "wal"
-    assert version == "0002"
+    assert version == "0003"
     # Opening again is a no-op migration.
     await (await Store.open(f"sqlite+aiosqlite:///{path}")).close()
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import and_, exists, func, insert, literal, select, text, update
+from sqlalchemy import and_, delete, exists, func, insert, literal, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -35,6 +35,7 @@ from docbatch.store.tables import (
     ApiKeyRow,
     DirectoryRow,
     FileRow,
+    IdempotencyKeyRow,
     JobItemRow,
     JobRow,
     ProcessingResultRow,
@@ -514,10 +515,22 @@ class Store:
 
     # ------------------------------------------------------------------- jobs
 
-    async def create_job(self, job: JobRow, items: Sequence[FileRow] = ()) -> JobRow:
-        """Insert a job (``pending``) and, in item mode, its items in the given order."""
+    async def create_job(
+        self,
+        job: JobRow,
+        items: Sequence[FileRow] = (),
+        *,
+        idempotency: IdempotencyKeyRow | None = None,
+    ) -> JobRow:
+        """Insert a job (``pending``) and, in item mode, its items in the given order.
+
+        With ``idempotency``, the key is recorded in the same transaction: a concurrent
+        create with the same key fails with ``IntegrityError`` and nothing is written.
+        """
         async with self._transaction() as session:
             session.add(job)
+            if idempotency is not None:
+                session.add(idempotency)
             await session.flush()
             if items:
                 now = utcnow()
@@ -543,6 +556,24 @@ class Store:
             job = await session.get(JobRow, job_id)
             if job is not None:
                 await session.delete(job)
+            await session.execute(
+                delete(IdempotencyKeyRow).where(IdempotencyKeyRow.job_id == job_id)
+            )
+
+    async def find_idempotency_key(self, project_id: str, key: str) -> IdempotencyKeyRow | None:
+        """The recorded create request for an ``Idempotency-Key``, if any."""
+        async with self._read() as session:
+            return await session.get(IdempotencyKeyRow, (project_id, key))
+
+    async def item_ids_with_status(self, job_id: str, status: ItemStatus) -> list[str]:
+        """Ids of a job's items in one status, in listing order."""
+        async with self._read() as session:
+            rows = await session.scalars(
+                select(JobItemRow.item_id)
+                .where(JobItemRow.job_id == job_id, JobItemRow.status == status.value)
+                .order_by(JobItemRow.ordinal)
+            )
+            return list(rows)
 
     async def get_job(self, job_id: str, *, project_id: str | None = None) -> JobRow:
         """A job by id; ``NotFoundError`` if absent or in another project."""

@@ -25,6 +25,15 @@ from docbatch.models import (
 router = APIRouter(prefix="/api/v1/beta/batch-processing", tags=["batch"])
 
 Limit = Annotated[int, Query(ge=1, le=1000, description="Maximum number to return")]
+IdempotencyKey = Annotated[
+    str | None,
+    Header(
+        alias="Idempotency-Key",
+        min_length=1,
+        max_length=255,
+        description="Repeat a create safely: the same key and body return the same job",
+    ),
+]
 Offset = Annotated[int, Query(ge=0, description="Number to skip")]
 
 
@@ -36,11 +45,45 @@ async def create_batch_job(
     settings: SettingsDep,
     temporal: TemporalDep,
     temporal_namespace: Annotated[str | None, Header(alias="temporal-namespace")] = None,
+    idempotency_key: IdempotencyKey = None,
 ) -> BatchJob:
-    """Process a directory, or a list of item ids, as one durable batch job."""
+    """Process a directory, or a list of item ids, as one durable batch job.
+
+    The same ``Idempotency-Key`` and body return the same job; another body is a 409.
+    """
     client = await temporal.get(temporal_namespace)
-    job = await service.create_job(store, client, settings, body, project_id=principal.project_id)
+    job = await service.create_job(
+        store,
+        client,
+        settings,
+        body,
+        project_id=principal.project_id,
+        idempotency_key=idempotency_key,
+    )
     return service.job_model(job)
+
+
+@router.post("/{job_id}/retry", response_model=BatchJob, summary="Retry Failed Items")
+async def retry_failed_items(
+    job_id: str,
+    principal: PrincipalDep,
+    store: StoreDep,
+    settings: SettingsDep,
+    temporal: TemporalDep,
+    idempotency_key: IdempotencyKey = None,
+) -> BatchJob:
+    """Start a new job (linked by ``retry_of``) over the failed items of an ended job."""
+    job = await store.get_job(job_id, project_id=principal.project_id)
+    client = await temporal.get(job.temporal_namespace)
+    retry = await service.retry_failed_items(
+        store,
+        client,
+        settings,
+        job_id,
+        project_id=principal.project_id,
+        idempotency_key=idempotency_key,
+    )
+    return service.job_model(retry)
 
 
 @router.get("", response_model=Page[BatchJob], summary="List Batch Jobs")
