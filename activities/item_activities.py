@@ -171,7 +171,7 @@ class ItemActivities:
         """The reference's limit: a base time plus extra time per page of the document."""
         if not job.extra_seconds_per_page:
             return job.timeout_seconds, 0
-        pages = await asyncio.to_thread(count_pages, str(path), name) or 0
+        pages = await asyncio.to_thread(count_pages, str(path), name, config=job.config) or 0
         return job.timeout_seconds + job.extra_seconds_per_page * pages, pages
 
     def _engine_options(self) -> dict[str, Any]:

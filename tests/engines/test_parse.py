@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -10,7 +11,12 @@ from typing import Any
 import pytest
 
 from docbatch.engines.base import EngineRequest, EngineResult
-from docbatch.engines.parse import NO_TEXT_LAYER, convert_document, parse_document
+from docbatch.engines.parse import (
+    NO_TEXT_LAYER,
+    OCR_DISABLED,
+    convert_document,
+    parse_document,
+)
 from docbatch.errors import DocumentError, UnsupportedFormatError
 from tests.engines.pdf_factory import make_pdf
 
@@ -19,14 +25,12 @@ CORPUS = REPO_ROOT.parent / "shared" / "corpus" / "documents"
 CORPUS_FILES = sorted(CORPUS.iterdir()) if CORPUS.is_dir() else []
 
 # What the corpus cannot yield, and the start of the message each file must fail with.
+# example.jpg is a photograph of a flower: OCR rightly finds no text in it.
 EXPECTED_FAILURES = {
     "fake.doc": "unsupported format .doc: legacy Word 97-2003 documents are not supported",
     "fake.odt": "unsupported format .odt",
     "fake-doc.rtf": "unsupported format .rtf",
-    "example.jpg": "no extractable text: .jpg is an image",
-    "table-multi-row-column-cells.png": "no extractable text: .png is an image",
-    "loremipsum-flat.pdf": NO_TEXT_LAYER,
-    "single_table.pdf": NO_TEXT_LAYER,
+    "example.jpg": "no extractable text: OCR found no text in the .jpg image",
     "fake-text-all-whitespace.txt": "empty document: the file contains only whitespace",
     "empty.xlsx": "empty document: the spreadsheet has no cell values",
 }
@@ -41,6 +45,20 @@ def parse(path: Path, file_name: str | None = None, **config: Any) -> EngineResu
     )
 
 
+def output(result: EngineResult) -> dict[str, Any]:
+    """The JSON document a parse result holds."""
+    document = json.loads(result.content)
+    assert isinstance(document, dict)
+    return document
+
+
+def markdown(path: Path, file_name: str | None = None, **config: Any) -> str:
+    """The full markdown the parse engine produces for ``path``."""
+    text = output(parse(path, file_name, **config))["markdown"]
+    assert isinstance(text, str)
+    return text
+
+
 def test_corpus_has_the_fifty_documents_the_readme_describes() -> None:
     assert len(CORPUS_FILES) == 50
 
@@ -50,11 +68,17 @@ def test_every_corpus_file_converts_or_fails_with_a_readable_message(path: Path)
     expected_failure = EXPECTED_FAILURES.get(path.name)
     if expected_failure is None:
         result = parse(path)
-        assert result.content.strip()
-        assert result.content_type == "text/markdown"
-        assert result.extension == "md"
-        assert result.metadata["characters"] == len(result.content)
+        document = output(result)
+        assert document["markdown"].strip()
+        assert document["text"].strip()
+        assert result.content_type == "application/json"
+        assert result.extension == "json"
+        assert result.metadata["characters"] == len(document["markdown"])
         assert result.metadata["engine"] == "markitdown"
+        numbers = [page["page"] for page in document["pages"]]
+        assert numbers == sorted(numbers)
+        assert numbers[0] >= 1
+        assert numbers[-1] <= document["page_count"]
     else:
         with pytest.raises(DocumentError) as failure:
             parse(path)
@@ -70,45 +94,56 @@ def test_legacy_word_document_is_an_unsupported_format_with_advice() -> None:
         parse(CORPUS / "fake.doc")
 
 
-def test_scanned_pdf_has_no_extractable_text() -> None:
+def test_scanned_pdf_has_no_extractable_text_when_ocr_is_disabled() -> None:
     with pytest.raises(DocumentError) as failure:
-        parse(CORPUS / "loremipsum-flat.pdf")
+        parse(CORPUS / "loremipsum-flat.pdf", disable_ocr=True)
+    assert str(failure.value) == (
+        "no extractable text: the document has no text layer (scanned PDF or image), "
+        + OCR_DISABLED
+    )
+
+
+def test_convert_document_reads_no_scan_unless_asked_to() -> None:
+    # What classify relies on: without options nothing is OCRed.
+    with pytest.raises(DocumentError) as failure:
+        convert_document(CORPUS / "loremipsum-flat.pdf")
     assert str(failure.value) == NO_TEXT_LAYER
 
 
 def test_docx_table_becomes_a_markdown_table() -> None:
-    content = parse(CORPUS / "fake_table.docx").content
+    content = markdown(CORPUS / "fake_table.docx")
     assert "| Header Col 1 | Header Col 2 |" in content
     assert "| --- | --- |" in content
     assert "| Lorem ipsum |" in content
 
 
 def test_utf16_text_decodes_to_the_same_text_as_its_utf8_twin() -> None:
-    utf16 = parse(CORPUS / "fake-text-utf-16-be.txt").content
-    assert utf16 == parse(CORPUS / "fake-text.txt").content
+    utf16 = markdown(CORPUS / "fake-text-utf-16-be.txt")
+    assert utf16 == markdown(CORPUS / "fake-text.txt")
     assert utf16.startswith("This is a test document to use for unit tests.")
 
 
 def test_utf16_html_decodes() -> None:
-    content = parse(CORPUS / "example-steelJIS-datasheet-utf-16.html").content
+    content = markdown(CORPUS / "example-steelJIS-datasheet-utf-16.html")
     assert "SteelJIS" in content
     assert "Japanese Steels and Alloys" in content
     assert "\x00" not in content
 
 
 def test_latin1_markdown_keeps_its_umlauts() -> None:
-    content = parse(CORPUS / "umlauts-non-utf8.md").content
+    content = markdown(CORPUS / "umlauts-non-utf8.md")
     assert "können" in content
     assert "äöüß" in content
 
 
 def test_email_has_a_header_block_and_its_plain_text_body() -> None:
     result = parse(CORPUS / "fake-email.eml")
-    assert "- **Subject:** Test Email" in result.content
-    assert "- **From:** Matthew Robinson <mrobinson@unstructured.io>" in result.content
-    assert "- **Date:** Fri, 16 Dec 2022 17:04:16 -0500" in result.content
-    assert "Roses are red" in result.content
-    assert "<div" not in result.content
+    content = output(result)["markdown"]
+    assert "- **Subject:** Test Email" in content
+    assert "- **From:** Matthew Robinson <mrobinson@unstructured.io>" in content
+    assert "- **Date:** Fri, 16 Dec 2022 17:04:16 -0500" in content
+    assert "Roses are red" in content
+    assert "<div" not in content
     assert result.metadata["source_format"] == "eml"
 
 
@@ -119,7 +154,7 @@ def test_email_without_a_plain_part_uses_its_html_body(tmp_path: Path) -> None:
         "MIME-Version: 1.0\nContent-Type: text/html; charset=utf-8\n\n"
         "<html><body><h1>Results</h1><p>Revenue grew <b>12%</b>.</p></body></html>\n"
     )
-    content = parse(message).content
+    content = markdown(message)
     assert "- **Subject:** Quarterly numbers" in content
     assert "# Results" in content
     assert "Revenue grew **12%**." in content
@@ -129,13 +164,13 @@ def test_email_without_a_plain_part_uses_its_html_body(tmp_path: Path) -> None:
 def test_malformed_deck_yields_both_text_boxes_of_its_slide() -> None:
     # The deck is "malformed" only in its date placeholder; its one slide holds exactly
     # these two strings, so the 62 characters are the whole document.
-    content = parse(CORPUS / "fake-power-point-malformed.pptx").content
+    content = markdown(CORPUS / "fake-power-point-malformed.pptx")
     assert "Problem Date Placeholder" in content
     assert "# Test Slide" in content
 
 
 def test_zip_output_names_the_file_not_the_servers_path() -> None:
-    content = parse(CORPUS / "simple.zip").content
+    content = markdown(CORPUS / "simple.zip")
     assert content.startswith("Content from the zip file `simple.zip`:")
     assert str(CORPUS) not in content
 
@@ -144,7 +179,7 @@ def test_stored_path_without_extension_uses_the_original_file_name(tmp_path: Pat
     blob = tmp_path / "blob-0001"
     blob.write_bytes((CORPUS / "fake_table.docx").read_bytes())
     result = parse(blob, file_name="fake_table.docx")
-    assert "| Header Col 1 | Header Col 2 |" in result.content
+    assert "| Header Col 1 | Header Col 2 |" in output(result)["markdown"]
     assert result.metadata["source_format"] == "docx"
 
 
@@ -155,13 +190,13 @@ def page_texts(path: Path) -> list[str]:
     """The markdown of each page of a PDF, in order."""
     conversion = convert_document(path)
     assert conversion.pages is not None
-    return [text for _, text in conversion.pages]
+    return [page.markdown for page in conversion.pages]
 
 
 def test_pdf_pages_are_joined_by_a_blank_line_by_default() -> None:
     result = parse(CORPUS / "multi-column-2p.pdf")
     first, second = page_texts(CORPUS / "multi-column-2p.pdf")
-    assert result.content == f"{first}\n\n{second}"
+    assert output(result)["markdown"] == f"{first}\n\n{second}"
     assert result.metadata["pages"] == 2
     assert result.metadata["pages_parsed"] == 2
     assert first.startswith("Dense Passage Retrieval for Open-Domain Question Answering")
@@ -172,7 +207,7 @@ def test_page_separator_carries_the_number_of_the_following_page() -> None:
         CORPUS / "multi-column-2p.pdf", page_separator="\n\n<!-- page {pageNumber} -->\n\n"
     )
     first, second = page_texts(CORPUS / "multi-column-2p.pdf")
-    assert result.content == f"{first}\n\n<!-- page 2 -->\n\n{second}"
+    assert output(result)["markdown"] == f"{first}\n\n<!-- page 2 -->\n\n{second}"
     assert result.metadata["not_applied"] == []
 
 
@@ -184,22 +219,22 @@ def test_page_prefix_and_suffix_wrap_every_page() -> None:
     )
     pages = page_texts(CORPUS / "reliance.pdf")
     expected = "\n\n".join(f"[page {n}]\n{text}\n[/{n}]" for n, text in enumerate(pages, start=1))
-    assert result.content == expected
+    assert output(result)["markdown"] == expected
     assert result.metadata["pages"] == 3
 
 
 def test_target_pages_keeps_only_the_named_zero_indexed_pages() -> None:
     result = parse(CORPUS / "reliance.pdf", target_pages="0,2", page_prefix="<{pageNumber}>")
-    assert result.content.count("<1>") == 1
-    assert "<2>" not in result.content
-    assert result.content.count("<3>") == 1
+    assert output(result)["markdown"].count("<1>") == 1
+    assert "<2>" not in output(result)["markdown"]
+    assert output(result)["markdown"].count("<3>") == 1
     assert result.metadata["pages_parsed"] == 2
     assert result.metadata["pages"] == 3
 
 
 def test_max_pages_stops_after_the_first_pages() -> None:
     result = parse(CORPUS / "multi-column-2p.pdf", max_pages=1)
-    assert result.content == page_texts(CORPUS / "multi-column-2p.pdf")[0]
+    assert output(result)["markdown"] == page_texts(CORPUS / "multi-column-2p.pdf")[0]
     assert result.metadata["pages_parsed"] == 1
 
 
@@ -207,14 +242,17 @@ def test_max_pages_applies_after_target_pages(tmp_path: Path) -> None:
     pdf = tmp_path / "three.pdf"
     pdf.write_bytes(make_pdf(["Alpha page", "Bravo page", "Charlie page"]))
     result = parse(pdf, target_pages="1-2", max_pages=1, page_separator="\n---\n")
-    assert result.content == "Bravo page"
+    assert output(result)["markdown"] == "Bravo page"
 
 
 def test_page_parameters_on_a_generated_pdf_give_exact_output(tmp_path: Path) -> None:
     pdf = tmp_path / "three.pdf"
     pdf.write_bytes(make_pdf(["Alpha page", "Bravo page", "Charlie page"]))
     result = parse(pdf, page_separator="\n---{pageNumber}---\n", page_prefix="({pageNumber}) ")
-    assert result.content == "(1) Alpha page\n---2---\n(2) Bravo page\n---3---\n(3) Charlie page"
+    assert (
+        output(result)["markdown"]
+        == "(1) Alpha page\n---2---\n(2) Bravo page\n---3---\n(3) Charlie page"
+    )
 
 
 def test_target_pages_beyond_the_document_fail_the_document() -> None:
@@ -224,7 +262,7 @@ def test_target_pages_beyond_the_document_fail_the_document() -> None:
 
 def test_page_parameters_are_not_applied_to_documents_without_pages() -> None:
     result = parse(CORPUS / "fake_table.docx", page_separator="\n---\n", max_pages=1)
-    assert "---\n" not in result.content.replace("| --- |", "")
+    assert "---\n" not in output(result)["markdown"].replace("| --- |", "")
     assert result.metadata["not_applied"] == ["max_pages", "page_separator"]
 
 
@@ -245,10 +283,13 @@ def test_not_applied_lists_only_output_parameters_that_were_ignored() -> None:
         project_id="p1",
         job_timeout_in_seconds=60,
     )
-    assert result.metadata["not_applied"] == [
-        "lang",
+    # lang only matters to OCR, which disable_ocr turned off.
+    assert result.metadata["not_applied"] == ["lang", "parsing_instruction"]
+    assert result.metadata["applied"] == [
+        "disable_ocr",
         "output_tables_as_HTML",
-        "parsing_instruction",
+        "page_separator",
+        "parse_mode",
     ]
 
 
@@ -323,7 +364,7 @@ def test_pdf_with_only_an_owner_password_is_read(tmp_path: Path) -> None:
     protected = tmp_path / "protected.pdf"
     protected.write_bytes(make_pdf(["Quarterly salaries"], user_password=""))
     assert b"Quarterly" not in protected.read_bytes()
-    assert parse(protected).content == "Quarterly salaries"
+    assert markdown(protected) == "Quarterly salaries"
 
 
 def test_password_protected_office_file_is_reported_as_encrypted(tmp_path: Path) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import multiprocessing
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
@@ -67,5 +68,5 @@ def test_engines_run_in_a_spawned_process_pool() -> None:
         failed = pool.submit(run_engine, failing_request)
         with pytest.raises(DocumentError, match=r"^unsupported format \.doc"):
             failed.result(timeout=120)
-    assert parsed.content.startswith("This is a test document")
+    assert json.loads(parsed.content)["markdown"].startswith("This is a test document")
     assert classified.metadata["type"] == "paper"
