@@ -9,6 +9,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import timedelta
 
+import httpx
 import structlog
 from temporalio.client import Client
 from temporalio.worker import Worker
@@ -16,6 +17,7 @@ from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxR
 
 from activities.batch_activities import BatchActivities
 from activities.item_activities import ItemActivities
+from activities.webhook_activities import WebhookActivities
 from docbatch.blobs import BlobStore
 from docbatch.engines.base import Engine
 from docbatch.engines.pool import EnginePool
@@ -26,17 +28,19 @@ from docbatch.store import Store
 from docbatch.temporal import connect, ensure_search_attributes
 from workflows.batch_item import BatchItemWorkflow
 from workflows.batch_parent import BatchParentWorkflow
+from workflows.webhook_delivery import WebhookDeliveryWorkflow
 
 log = structlog.get_logger("docbatch.worker")
 
 
 @dataclass
 class WorkerResources:
-    """What a worker owns and must close: the store and the engine process pool."""
+    """What a worker owns and must close: store, engine pool, the webhooks' HTTP client."""
 
     store: Store
     blobs: BlobStore
     pool: EnginePool
+    http: httpx.AsyncClient
 
 
 @asynccontextmanager
@@ -44,10 +48,12 @@ async def worker_resources(settings: Settings) -> AsyncIterator[WorkerResources]
     """Open the store (migrated), the blob store and the engine pool; close them after."""
     store = await Store.open(settings.effective_database_url)
     pool = EnginePool(settings.engine_processes)
+    http = httpx.AsyncClient(timeout=settings.webhook_timeout_seconds, follow_redirects=False)
     try:
         blobs = BlobStore(settings.blob_dir, s3_endpoint_url=settings.s3_endpoint_url)
-        yield WorkerResources(store=store, blobs=blobs, pool=pool)
+        yield WorkerResources(store=store, blobs=blobs, pool=pool, http=http)
     finally:
+        await http.aclose()
         await asyncio.to_thread(pool.shutdown)
         await store.close()
 
@@ -63,10 +69,11 @@ def build_worker(
     """A worker for docbatch's workflows and activities on the settings' task queue."""
     batch = BatchActivities(resources.store, settings)
     items = ItemActivities(resources.store, resources.blobs, resources.pool, engine, settings)
+    hooks = WebhookActivities(resources.store, settings, resources.http)
     return Worker(
         client,
         task_queue=task_queue or settings.task_queue,
-        workflows=[BatchParentWorkflow, BatchItemWorkflow],
+        workflows=[BatchParentWorkflow, BatchItemWorkflow, WebhookDeliveryWorkflow],
         activities=[
             batch.start_job,
             batch.list_page,
@@ -75,6 +82,8 @@ def build_worker(
             items.process_item,
             items.record_item_failure,
             items.record_item_cancelled,
+            hooks.record_event,
+            hooks.deliver_webhook,
         ],
         workflow_runner=SandboxedWorkflowRunner(
             restrictions=SandboxRestrictions.default.with_passthrough_modules(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from temporalio import activity
 
+from docbatch import webhooks
 from docbatch.messages import (
     CancelJobItemsInput,
     CancelJobItemsOutput,
@@ -14,7 +15,7 @@ from docbatch.messages import (
     StartJobInput,
     StartJobOutput,
 )
-from docbatch.models import JobStatus
+from docbatch.models import JobStatus, load_job_config
 from docbatch.settings import Settings
 from docbatch.store import Store
 
@@ -32,8 +33,14 @@ class BatchActivities:
         shape = await self._store.start_job(
             request.job_id, default_timeout_seconds=self._settings.default_job_timeout_seconds
         )
+        job = await self._store.get_job(request.job_id)
         return shape.model_copy(
-            update={"max_concurrent_children": self._settings.max_concurrent_children}
+            update={
+                "max_concurrent_children": self._settings.max_concurrent_children,
+                "webhooks": bool(webhooks.targets_of(load_job_config(job.config_json))),
+                "webhook_retry_hours": self._settings.webhook_retry_hours,
+                "webhook_initial_retry_seconds": self._settings.webhook_initial_retry_seconds,
+            }
         )
 
     @activity.defn

@@ -27,6 +27,9 @@ class ParentState(BaseModel):
     max_concurrent_children: int = 100
     timeout_seconds: float = 600.0
     runs: int = 1
+    webhooks: bool = False
+    webhook_retry_hours: float = 24.0
+    webhook_initial_retry_seconds: float = 5.0
 
 
 class BatchParentInput(BaseModel):
@@ -93,6 +96,9 @@ class StartJobOutput(BaseModel):
     max_concurrent_children: int = 100
     timeout_seconds: float
     already_terminal: JobStatus | None = None
+    webhooks: bool = False
+    webhook_retry_hours: float = 24.0
+    webhook_initial_retry_seconds: float = 5.0
 
 
 class ListPageInput(BaseModel):
@@ -167,3 +173,33 @@ class ItemOutcome(BaseModel):
     item_id: str
     status: ItemStatus
     error_message: str | None = None
+
+
+class RecordEventInput(BaseModel):
+    """Record a job event (``running``, ``success``, …) for its webhooks."""
+
+    job_id: str
+    suffix: str
+
+
+class RecordEventOutput(BaseModel):
+    """The event's id and how many endpoints want it (0: nothing to deliver)."""
+
+    event_id: str
+    targets: int
+
+
+class WebhookDeliveryInput(BaseModel):
+    """Deliver one recorded event to its endpoints, retrying for hours."""
+
+    event_id: str
+    targets: int
+    retry_hours: float
+    initial_retry_seconds: float
+
+
+class DeliverWebhookInput(BaseModel):
+    """Deliver one event to one endpoint (by index among the job's endpoints)."""
+
+    event_id: str
+    target_index: int

@@ -42,13 +42,11 @@ from docbatch.models import (
     ClassifyJob,
     ClassifyMode,
     ItemStatus,
-    JobCounts,
     JobItem,
     JobItemGetProcessingResultsResponse,
     JobStatus,
     JobType,
     ProcessingResult,
-    SkipReason,
     job_type_of,
     load_job_config,
     parameters_hash,
@@ -60,11 +58,14 @@ from docbatch.store.repository import SyncStats, utcnow
 from docbatch.store.tables import (
     DirectoryRow,
     IdempotencyKeyRow,
-    JobItemRow,
     JobRow,
     ProcessingResultRow,
 )
 from docbatch.temporal import DIRECTORY_ID, JOB_ID, JOB_STATUS, JOB_TYPE
+from docbatch.views import item_model, job_counts, job_model
+
+__all__ = ["item_model", "job_counts", "job_model"]  # re-exported for callers of the service
+from docbatch.webhooks import validate_targets
 from workflows.batch_parent import BatchParentWorkflow
 
 _HASH_CHUNK = 1024 * 1024
@@ -179,6 +180,7 @@ async def create_job(
     config = request.job_config
     job_type = job_type_of(config)
     _check_engine_available(config, job_type, settings)
+    validate_targets(config, settings)
     items = []
     if request.directory_id is not None:
         try:
@@ -339,40 +341,6 @@ def _check_engine_available(config: AnyJobConfig, job_type: JobType, settings: S
         )
 
 
-def job_model(job: JobRow) -> BatchJob:
-    """The reference's job shape for a job row (``processed_items`` = completed + failed)."""
-    return BatchJob(
-        id=job.id,
-        job_type=JobType(job.job_type),
-        project_id=job.project_id,
-        status=JobStatus(job.status),
-        total_items=job.total_items,
-        completed_at=job.completed_at,
-        created_at=job.created_at,
-        directory_id=job.directory_id,
-        effective_at=job.updated_at,
-        error_message=job.error_message,
-        failed_items=job.failed_items,
-        processed_items=job.completed_items + job.failed_items,
-        skipped_items=job.skipped_items,
-        started_at=job.started_at,
-        updated_at=job.updated_at,
-        workflow_id=job.workflow_id,
-        retry_of=job.retry_of,
-    )
-
-
-def job_counts(job: JobRow) -> JobCounts:
-    """Per-status counts of a job from its counters."""
-    return JobCounts(
-        total=job.total_items,
-        completed=job.completed_items,
-        failed=job.failed_items,
-        skipped=job.skipped_items,
-        cancelled=job.cancelled_items,
-    )
-
-
 async def get_status(
     store: Store, job_id: str, *, project_id: str | None = None
 ) -> BatchGetStatusResponse:
@@ -451,22 +419,6 @@ async def list_jobs(
         offset=offset,
     )
     return [job_model(row) for row in rows], total
-
-
-def item_model(item: JobItemRow) -> JobItem:
-    """The reference's item shape for a job item row."""
-    return JobItem(
-        item_id=item.item_id,
-        item_name=item.item_name,
-        status=ItemStatus(item.status),
-        completed_at=item.completed_at,
-        effective_at=item.updated_at,
-        error_message=item.error_message,
-        job_id=item.job_id,
-        job_record_id=item.result_id,
-        skip_reason=SkipReason(item.skip_reason) if item.skip_reason else None,
-        started_at=item.started_at,
-    )
 
 
 async def list_items(

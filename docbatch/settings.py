@@ -49,6 +49,14 @@ class Settings(BaseSettings):
     s3_endpoint_url: str | None = None
     """A non-AWS S3 endpoint (MinIO, a test server); credentials come from AWS_* env."""
 
+    webhook_secret: SecretStr | None = None
+    """Deployment secret that signs webhook requests (HMAC-SHA256); generated if unset."""
+    webhook_allow_private_targets: bool = False
+    """Allow webhook URLs on loopback/private addresses (tests and closed networks)."""
+    webhook_retry_hours: float = Field(default=24.0, gt=0)
+    webhook_initial_retry_seconds: float = Field(default=5.0, gt=0)
+    webhook_timeout_seconds: float = Field(default=10.0, gt=0)
+
     project_id: str = "proj-default"
     """Project of jobs created from the CLI, and of the development API key."""
     organization_id: str = "org-default"

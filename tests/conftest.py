@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
@@ -91,12 +92,16 @@ def make_stack(
         )
         store = await Store.open(settings.effective_database_url)
         blobs = BlobStore(settings.blob_dir, s3_endpoint_url=settings.s3_endpoint_url)
-        resources = worker_module.WorkerResources(store=store, blobs=blobs, pool=engine_pool)
+        http = httpx.AsyncClient(timeout=settings.webhook_timeout_seconds)
+        resources = worker_module.WorkerResources(
+            store=store, blobs=blobs, pool=engine_pool, http=http
+        )
         worker = worker_module.build_worker(temporal_env.client, settings, resources, engine=engine)
         try:
             async with worker:
                 yield Stack(temporal_env.client, settings, store, blobs, data_dir)
         finally:
+            await http.aclose()
             await store.close()
 
     return factory

@@ -15,13 +15,20 @@ from datetime import timedelta
 from typing import Any, TypeVar
 
 from temporalio import workflow
-from temporalio.common import RetryPolicy, SearchAttributePair, TypedSearchAttributes
+from temporalio.common import (
+    RetryPolicy,
+    SearchAttributePair,
+    TypedSearchAttributes,
+    WorkflowIDReusePolicy,
+)
 from temporalio.exceptions import CancelledError as TemporalCancelledError
 from temporalio.exceptions import ChildWorkflowError
+from temporalio.workflow import ParentClosePolicy
 
 with workflow.unsafe.imports_passed_through():
     from activities.batch_activities import BatchActivities
     from activities.item_activities import ItemActivities
+    from activities.webhook_activities import WebhookActivities
     from docbatch.ids import item_workflow_id
     from docbatch.messages import (
         BatchParentInput,
@@ -35,12 +42,15 @@ with workflow.unsafe.imports_passed_through():
         ListPageInput,
         ParentState,
         Progress,
+        RecordEventInput,
         SetJobStatusInput,
         StartJobInput,
+        WebhookDeliveryInput,
     )
     from docbatch.models import ItemStatus, JobStatus
     from docbatch.temporal import JOB_ID, JOB_STATUS
     from workflows.batch_item import BatchItemWorkflow
+    from workflows.webhook_delivery import WebhookDeliveryWorkflow
 
 _R = TypeVar("_R")
 
@@ -131,8 +141,13 @@ class BatchParentWorkflow:
                 continue_as_new_threshold=shape.continue_as_new_threshold,
                 max_concurrent_children=shape.max_concurrent_children,
                 timeout_seconds=shape.timeout_seconds,
+                webhooks=shape.webhooks,
+                webhook_retry_hours=shape.webhook_retry_hours,
+                webhook_initial_retry_seconds=shape.webhook_initial_retry_seconds,
             )
             self._upsert_status(JobStatus.RUNNING)
+            await self._emit("pending")
+            await self._emit("running")
         else:
             self._state = request.state
 
@@ -156,6 +171,7 @@ class BatchParentWorkflow:
                 CancelJobItemsInput(job_id=self._job_id, reason=self._cancel_reason),
             )
             await self._set_status(JobStatus.CANCELLED)
+            await self._emit("cancelled")
         else:
             state = self._state
             all_failed = state.failed > 0 and state.completed + state.skipped == 0
@@ -163,6 +179,10 @@ class BatchParentWorkflow:
                 JobStatus.FAILED if all_failed else JobStatus.COMPLETED,
                 error_message=f"all {state.failed} items failed" if all_failed else None,
             )
+            if all_failed:
+                await self._emit("error")
+            else:
+                await self._emit("partial_success" if self._state.failed else "success")
         self._finished = True
         await workflow.wait_condition(workflow.all_handlers_finished)
         return self._result()
@@ -275,6 +295,28 @@ class BatchParentWorkflow:
             self._state.skipped = snapshot.skipped
             self._state.cancelled = snapshot.cancelled
         self._upsert_status(snapshot.status)
+
+    async def _emit(self, suffix: str) -> None:
+        """Record a job event and hand it to a delivery workflow that outlives this one."""
+        if not self._state.webhooks:
+            return
+        event = await self._store_op(
+            WebhookActivities.record_event, RecordEventInput(job_id=self._job_id, suffix=suffix)
+        )
+        if event.targets:
+            await workflow.start_child_workflow(
+                WebhookDeliveryWorkflow.run,
+                WebhookDeliveryInput(
+                    event_id=event.event_id,
+                    targets=event.targets,
+                    retry_hours=self._state.webhook_retry_hours,
+                    initial_retry_seconds=self._state.webhook_initial_retry_seconds,
+                ),
+                id=f"webhook-{event.event_id}",
+                task_queue=workflow.info().task_queue,
+                parent_close_policy=ParentClosePolicy.ABANDON,
+                id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+            )
 
     def _upsert_status(self, status: JobStatus) -> None:
         self._status = status

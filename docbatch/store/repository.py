@@ -39,6 +39,7 @@ from docbatch.store.tables import (
     JobItemRow,
     JobRow,
     ProcessingResultRow,
+    WebhookEventRow,
 )
 
 _OPEN_ITEM_STATUSES = (ItemStatus.PENDING.value, ItemStatus.PROCESSING.value)
@@ -82,6 +83,16 @@ class ResultSpec:
     content_hash: str
     output_location: str
     output_metadata: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class WebhookEvent:
+    """A job event recorded for delivery."""
+
+    event_id: str
+    job_id: str
+    event_type: str
+    payload: dict[str, Any]
 
 
 @dataclass(frozen=True, slots=True)
@@ -479,6 +490,39 @@ class Store:
             row.deleted = True
             row.updated_at = utcnow()
             return row
+
+    # ---------------------------------------------------------------- webhooks
+
+    async def record_webhook_event(
+        self, *, event_id: str, job_id: str, event_type: str, payload: dict[str, Any]
+    ) -> None:
+        """Store an event once (a retried activity keeps the first snapshot)."""
+        async with self._transaction() as session:
+            await session.execute(
+                self._insert(WebhookEventRow)
+                .values(
+                    event_id=event_id,
+                    job_id=job_id,
+                    event_type=event_type,
+                    payload_json=json.dumps(payload),
+                    created_at=utcnow(),
+                    delivered_targets=0,
+                )
+                .on_conflict_do_nothing(index_elements=["event_id"])
+            )
+
+    async def get_webhook_event(self, event_id: str) -> WebhookEvent:
+        """A recorded event."""
+        async with self._read() as session:
+            row = await session.get(WebhookEventRow, event_id)
+        if row is None:
+            raise NotFoundError(f"webhook event {event_id} not found")
+        return WebhookEvent(
+            event_id=row.event_id,
+            job_id=row.job_id,
+            event_type=row.event_type,
+            payload=json.loads(row.payload_json),
+        )
 
     # ---------------------------------------------------------------- api keys
 

@@ -51,7 +51,13 @@ class Api:
 @contextlib.asynccontextmanager
 async def serve(app: Any) -> AsyncIterator[str]:
     """Serve an ASGI app with uvicorn on a free loopback port; yield its base URL."""
-    port = free_port()
+    async with serve_on(app, free_port()) as base_url:
+        yield base_url
+
+
+@contextlib.asynccontextmanager
+async def serve_on(app: Any, port: int) -> AsyncIterator[str]:
+    """Serve an ASGI app with uvicorn on a given loopback port; yield its base URL."""
     server = _Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None))
     task = asyncio.create_task(server.serve())
     while not server.started:

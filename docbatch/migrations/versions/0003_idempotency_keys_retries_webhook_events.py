@@ -1,4 +1,4 @@
-"""idempotency keys and retries
+"""idempotency keys, retries, webhook events
 
 Revision ID: 0003
 Revises: 0002
@@ -27,6 +27,19 @@ def upgrade() -> None:
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("project_id", "key"),
     )
+    op.create_table(
+        "webhook_events",
+        sa.Column("event_id", sa.String(length=64), nullable=False),
+        sa.Column("job_id", sa.String(length=64), nullable=False),
+        sa.Column("event_type", sa.String(length=64), nullable=False),
+        sa.Column("payload_json", sa.Text(), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("delivered_targets", sa.Integer(), nullable=False),
+        sa.PrimaryKeyConstraint("event_id"),
+    )
+    with op.batch_alter_table("webhook_events", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_webhook_events_job_id"), ["job_id"], unique=False)
+
     with op.batch_alter_table("jobs", schema=None) as batch_op:
         batch_op.add_column(sa.Column("retry_of", sa.String(length=64), nullable=True))
 
@@ -38,5 +51,9 @@ def downgrade() -> None:
     with op.batch_alter_table("jobs", schema=None) as batch_op:
         batch_op.drop_column("retry_of")
 
+    with op.batch_alter_table("webhook_events", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_webhook_events_job_id"))
+
+    op.drop_table("webhook_events")
     op.drop_table("idempotency_keys")
     # ### end Alembic commands ###

@@ -1,0 +1,79 @@
+"""Activities for webhooks: record a job event once, deliver it to one endpoint."""
+
+from __future__ import annotations
+
+import httpx
+from temporalio import activity
+from temporalio.exceptions import ApplicationError
+
+from docbatch import webhooks
+from docbatch.errors import ConfigError
+from docbatch.messages import DeliverWebhookInput, RecordEventInput, RecordEventOutput
+from docbatch.models import JobType, load_job_config
+from docbatch.settings import Settings
+from docbatch.store import Store
+from docbatch.views import job_model
+
+TARGET_REFUSED = "WebhookTargetRefused"
+
+
+class WebhookActivities:
+    """Webhook bookkeeping and delivery, with one shared HTTP client."""
+
+    def __init__(self, store: Store, settings: Settings, http: httpx.AsyncClient) -> None:
+        self._store = store
+        self._settings = settings
+        self._http = http
+
+    @activity.defn
+    async def record_event(self, request: RecordEventInput) -> RecordEventOutput:
+        """Snapshot the job for an event its endpoints subscribed to (idempotent)."""
+        job = await self._store.get_job(request.job_id)
+        config = load_job_config(job.config_json)
+        name = webhooks.event_type(JobType(job.job_type), request.suffix)
+        event_id = webhooks.event_id(job.id, request.suffix)
+        wanted = [t for t in webhooks.targets_of(config) if t.wants(name)]
+        if not wanted:
+            return RecordEventOutput(event_id=event_id, targets=0)
+        payload = {
+            "event_id": event_id,
+            "event_type": name,
+            "job": job_model(job).model_dump(mode="json"),
+        }
+        await self._store.record_webhook_event(
+            event_id=event_id, job_id=job.id, event_type=name, payload=payload
+        )
+        return RecordEventOutput(event_id=event_id, targets=len(wanted))
+
+    @activity.defn
+    async def deliver_webhook(self, request: DeliverWebhookInput) -> int:
+        """POST the event to one endpoint; any failure is raised and retried with backoff."""
+        event = await self._store.get_webhook_event(request.event_id)
+        job = await self._store.get_job(event.job_id)
+        wanted = [
+            t
+            for t in webhooks.targets_of(load_job_config(job.config_json))
+            if t.wants(event.event_type)
+        ]
+        target = wanted[request.target_index]
+        try:
+            webhooks.check_target(
+                target.url, allow_private=self._settings.webhook_allow_private_targets
+            )
+        except ConfigError as exc:
+            raise ApplicationError(str(exc), type=TARGET_REFUSED, non_retryable=True) from None
+        status = await webhooks.deliver(
+            self._http,
+            target,
+            event_id=event.event_id,
+            event_type=event.event_type,
+            payload=event.payload,
+            secret=webhooks.webhook_secret(self._settings),
+        )
+        activity.logger.info(
+            "webhook %s delivered to endpoint %d (HTTP %d)",
+            event.event_type,
+            request.target_index,
+            status,
+        )
+        return status
