@@ -193,17 +193,95 @@ def test_document_matching_no_rule_is_unknown(tmp_path: Path) -> None:
     assert output["confidence"] < DEFAULT_CONFIDENCE_THRESHOLD
     # The closest rule is still reported, so a user can see how near it came.
     assert output["runner_up"]["type"] in {rule["type"] for rule in RULES}
-    assert output["reasoning"].startswith("no rule reached confidence 0.2")
+    assert output["runner_up"]["confidence"] == output["confidence"]
+    assert output["reasoning"].startswith(
+        f"no rule reached confidence {DEFAULT_CONFIDENCE_THRESHOLD:g}; closest "
+    )
 
 
-def test_confidence_threshold_from_the_config_turns_a_weak_match_unknown(
-    tmp_path: Path,
-) -> None:
+def test_confidence_threshold_from_the_config_decides_unknown(tmp_path: Path) -> None:
     path = write(tmp_path, "invoice.txt", INVOICE)
-    assert json.loads(classify(path).content)["type"] == "invoice"
-    strict = json.loads(classify(path, confidence_threshold=0.99).content)
-    assert strict["type"] == UNKNOWN
-    assert strict["runner_up"]["type"] == "invoice"
+    default = classify(path)
+    confidence = default.metadata["confidence"]
+    assert default.metadata["type"] == "invoice"
+    assert default.metadata["confidence_threshold"] == DEFAULT_CONFIDENCE_THRESHOLD
+
+    just_above = classify(path, confidence_threshold=min(1.0, confidence + 0.001))
+    output = json.loads(just_above.content)
+    assert output["type"] == UNKNOWN
+    # The confidence is the best type's either way; only the decision changes.
+    assert output["confidence"] == confidence
+    assert output["runner_up"] == {"type": "invoice", "confidence": confidence}
+    assert output["confidence_threshold"] == min(1.0, confidence + 0.001)
+    assert output["reasoning"].startswith("no rule reached confidence ")
+
+    at_confidence = classify(path, confidence_threshold=confidence)
+    assert at_confidence.metadata["type"] == "invoice"
+    assert at_confidence.metadata["runner_up"]["type"] != "invoice"
+
+
+@pytest.mark.parametrize(("threshold", "expected"), [(0, "scientific paper"), (1, UNKNOWN)])
+def test_thresholds_zero_and_one_are_the_extremes(
+    tmp_path: Path, threshold: int, expected: str
+) -> None:
+    # 0 takes any best match, even the recipe's; no confidence reaches 1 ("none of the
+    # types" always keeps some probability), so 1 makes everything unknown.
+    path = write(tmp_path, "recipe.md", RECIPE)
+    assert classify(path, confidence_threshold=threshold).metadata["type"] == expected
+    paper = write(tmp_path, "paper.txt", PAPER)
+    expected_paper = UNKNOWN if threshold == 1 else "scientific paper"
+    assert classify(paper, confidence_threshold=threshold).metadata["type"] == expected_paper
+
+
+def test_missing_or_null_threshold_is_the_default(tmp_path: Path) -> None:
+    path = write(tmp_path, "invoice.txt", INVOICE)
+    for result in (classify(path), classify(path, confidence_threshold=None)):
+        assert result.metadata["confidence_threshold"] == DEFAULT_CONFIDENCE_THRESHOLD
+        assert json.loads(result.content)["confidence_threshold"] == DEFAULT_CONFIDENCE_THRESHOLD
+
+
+@pytest.mark.parametrize("threshold", [-0.1, 1.5, True, "0.5", [0.5]])
+def test_invalid_confidence_threshold_is_a_config_error(tmp_path: Path, threshold: object) -> None:
+    path = write(tmp_path, "invoice.txt", INVOICE)
+    with pytest.raises(ConfigError, match="confidence_threshold") as failure:
+        classify(path, confidence_threshold=threshold)
+    assert failure.value.field == "confidence_threshold"
+
+
+def test_metadata_is_the_decision_in_brief(tmp_path: Path) -> None:
+    result = classify(write(tmp_path, "contract.txt", CONTRACT))
+    output = json.loads(result.content)
+    assert result.metadata == {
+        "type": "contract",
+        "confidence": output["confidence"],
+        "runner_up": output["runner_up"],
+        "confidence_threshold": DEFAULT_CONFIDENCE_THRESHOLD,
+        "mode": "FAST",
+        "source_format": "txt",
+        "not_applied": [],
+    }
+    assert set(output) == {
+        "type",
+        "confidence",
+        "runner_up",
+        "scores",
+        "confidence_threshold",
+        "reasoning",
+    }
+    assert 0 < output["confidence"] <= 1
+    assert all(0 <= score <= 1 for score in output["scores"].values())
+
+
+def test_runner_up_is_the_second_type_and_confidences_share_one_budget() -> None:
+    result = classify_text(RESUME, [Rule(r["type"], r["description"]) for r in RULES])
+    assert result.type == "resume"
+    assert result.runner_up is result.candidates[1]
+    assert result.runner_up.type != "resume"
+    assert [c.confidence for c in result.candidates] == sorted(
+        (c.confidence for c in result.candidates), reverse=True
+    )
+    # The confidences are one softmax with "none of the types": they never add up to 1.
+    assert sum(c.confidence for c in result.candidates) < 1
 
 
 def test_multimodal_mode_is_classified_fast_and_says_so(tmp_path: Path) -> None:
@@ -274,3 +352,46 @@ def test_single_rule_has_no_runner_up() -> None:
     assert result.type == "invoice"
     assert result.runner_up is None
     assert result.to_json()["runner_up"] is None
+
+
+def test_cues_find_what_documents_say_instead_of_the_rule_words() -> None:
+    # Neither text repeats its rule's words: headers, greeting and sign-off make an
+    # email, blank fields and checkboxes a form.
+    rules = [
+        Rule("email", "An email message with sender, recipients, a greeting and a sign-off"),
+        Rule("form", "A form to fill in, with blank fields, checkboxes and a signature line"),
+    ]
+    email = (
+        "From: Ana Ruiz <ana@example.org>\nTo: Team <team@example.org>\n"
+        "Subject: Friday\n\nHi all,\n\nLunch is moved to 1pm.\n\nCheers,\nAna\n"
+    )
+    form = (
+        "Name: ____________  Phone: ____________\n[ ] Member  [ ] Guest\n"
+        "Signature: ______________  Date: ________\n"
+    )
+    assert classify_text(email, rules).type == "email"
+    assert classify_text(form, rules).type == "form"
+
+
+def test_alternatives_in_a_rule_ask_for_either() -> None:
+    text = "Q3 quarterly results: revenue rose 8% and operating profit 12% in the quarter."
+    either = classify_text(text, [Rule("report", "An annual or quarterly report with revenue")])
+    both = classify_text(text, [Rule("report", "An annual and quarterly report with revenue")])
+    assert either.candidates[0].score > both.candidates[0].score
+
+
+def test_naming_the_type_helps_and_not_naming_it_costs_nothing() -> None:
+    description = "Work experience, education and skills"
+    body = "Experience: nurse 2015-2020. Education: BSc Nursing. Skills: triage."
+    unnamed = classify_text(body, [Rule("resume", description)]).candidates[0].score
+    named = classify_text("CURRICULUM VITAE\n" + body, [Rule("resume", description)])
+    # A one-letter type has no words: its score is the description's coverage alone.
+    coverage = classify_text(body, [Rule("x", description)]).candidates[0].score
+    assert named.candidates[0].score > unnamed >= coverage > 0
+    assert "resume" in {label for label, _ in named.candidates[0].matched}
+
+
+def test_empty_text_is_unknown() -> None:
+    result = classify_text("", [Rule("invoice", "A bill requesting payment")])
+    assert result.type == UNKNOWN
+    assert result.candidates[0].score == 0
