@@ -75,7 +75,7 @@ def decode_page_token(token: str | None) -> int:
         position = int(value)
     except (ValueError, UnicodeDecodeError):
         raise ConfigError("invalid page_token", field="page_token") from None
-    if position < 0:
+    if not 0 <= position < 2**62:
         raise ConfigError("invalid page_token", field="page_token")
     return position
 

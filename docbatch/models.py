@@ -510,7 +510,7 @@ class BatchCreateRequest(_Request):
     directory_id: str | None = None
     item_ids: list[str] | None = Field(default=None, validate_default=True)
     page_size: int | None = Field(default=None, gt=0, le=5000)
-    continue_as_new_threshold: int | None = Field(default=None, gt=0)
+    continue_as_new_threshold: int | None = Field(default=None, gt=0, le=1_000_000)
 
     @field_validator("item_ids", mode="after")
     @classmethod

@@ -34,7 +34,7 @@ IdempotencyKey = Annotated[
         description="Repeat a create safely: the same key and body return the same job",
     ),
 ]
-Offset = Annotated[int, Query(ge=0, description="Number to skip")]
+Offset = Annotated[int, Query(ge=0, le=1_000_000_000, description="Number to skip")]
 
 
 @router.post("", response_model=BatchJob, summary="Create Batch Job")
