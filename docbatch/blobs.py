@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlparse
 
-from docbatch.errors import NotFoundError
+from docbatch.errors import NotFoundError, TooLargeError
 
 
 def path_to_location(path: Path) -> str:
@@ -109,9 +109,16 @@ class BlobStore:
         return path_to_location(path)
 
     async def put_stream(
-        self, chunks: AsyncIterator[bytes], *, prefix: str = "uploads"
+        self,
+        chunks: AsyncIterator[bytes],
+        *,
+        prefix: str = "uploads",
+        max_bytes: int | None = None,
     ) -> StoredBlob:
-        """Store a stream under its content hash (identical uploads share one blob)."""
+        """Store a stream under its content hash (identical uploads share one blob).
+
+        Past ``max_bytes`` nothing is kept and ``TooLargeError`` is raised.
+        """
         staging = self._path(f"{prefix}/.staging")
         await asyncio.to_thread(staging.mkdir, parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=staging)
@@ -122,6 +129,8 @@ class BlobStore:
                 async for chunk in chunks:
                     digest.update(chunk)
                     size += len(chunk)
+                    if max_bytes is not None and size > max_bytes:
+                        raise TooLargeError(f"upload larger than the limit of {max_bytes} bytes")
                     await asyncio.to_thread(handle.write, chunk)
             content_hash = digest.hexdigest()
             final = self._path(f"{prefix}/{content_hash[:2]}/{content_hash}")

@@ -49,7 +49,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 out = Console()
-err = Console(stderr=True)
+err = Console(stderr=True, soft_wrap=True)
 
 _T = TypeVar("_T")
 
@@ -232,6 +232,8 @@ async def _run_job(
         BatchCreateRequest.model_validate(body)
     except ValidationError as exc:
         raise CliError(f"invalid job config: {format_validation_error(exc)}") from None
+    if not await asyncio.to_thread(path.is_dir):
+        raise CliError(f"not a directory: {path}")
     async with _store(settings) as store, _temporal(settings, embedded=embedded) as client:
         folder = await service.register_local_folder(store, path, project_id=settings.project_id)
         if not as_json:
@@ -288,6 +290,8 @@ def retry(
 
     async def go() -> int:
         settings = _settings()
+        async with _store(settings) as store:
+            await store.get_job(job_id)  # say "not found" before reaching for Temporal
         async with _store(settings) as store, _temporal(settings, embedded=embedded) as client:
             job = await service.retry_failed_items(
                 store, client, settings, job_id, project_id=settings.project_id

@@ -161,6 +161,7 @@ async def upload_file(
     external_file_id: str | None = None,
     unique_id: str | None = None,
     metadata: str | None = None,
+    max_bytes: int | None = None,
 ) -> DirectoryFile:
     """Store uploaded bytes (content-addressed) and add them to a directory.
 
@@ -174,7 +175,8 @@ async def upload_file(
         raise ConfigError(
             "a file name, unique_id or external_file_id is required", field="unique_id"
         )
-    stored = await blobs.put_stream(chunks)
+    check_unique_id(key, field="unique_id" if unique_id or external_file_id else "upload_file")
+    stored = await blobs.put_stream(chunks, max_bytes=max_bytes)
     row = await store.put_file(
         directory_id=directory_id,
         project_id=project_id,
@@ -190,6 +192,22 @@ async def upload_file(
         ),
     )
     return file_model(row)
+
+
+def check_unique_id(value: str, *, field: str = "unique_id") -> None:
+    """Refuse names that could be read as paths out of a directory, or hold control bytes."""
+    parts = value.replace("\\", "/").split("/")
+    if (
+        value.startswith(("/", "\\"))
+        or ".." in parts
+        or any(ord(char) < 32 for char in value)
+        or len(value) > 1024
+    ):
+        raise ConfigError(
+            f"{field}: {value[:80]!r} is not an allowed file name (no absolute paths, '..' "
+            "segments or control characters; at most 1024 characters)",
+            field=field,
+        )
 
 
 def _parse_metadata(metadata: str | None) -> dict[str, Any] | None:
@@ -221,6 +239,8 @@ async def add_file(
         source = None
     if source is None or source.project_id != project_id:
         raise ConfigError(f"file {request.file_id} not found", field="file_id")
+    if request.unique_id is not None:
+        check_unique_id(request.unique_id)
     row = await store.put_file(
         directory_id=directory_id,
         project_id=project_id,
@@ -299,6 +319,8 @@ async def update_file(
 ) -> DirectoryFile:
     """Rename, re-key, re-describe or move a file."""
     await _live_file(store, directory_id, file_id, project_id=project_id)
+    if request.unique_id is not None:
+        check_unique_id(request.unique_id)
     if request.target_directory_id is not None:
         try:
             await store.get_directory(request.target_directory_id, project_id=project_id)

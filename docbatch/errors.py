@@ -7,6 +7,7 @@ Hierarchy::
     ├── NotFoundError          an id that does not exist (or is not visible)
     ├── ConflictError          the operation does not fit the current state
     │   └── JobTerminalError   the job already ended (cannot cancel twice)
+    ├── TooLargeError          an upload is over the size limit
     └── DocumentError          one document cannot be processed; never retried
         └── UnsupportedFormatError
 
@@ -40,6 +41,10 @@ class ConflictError(DocbatchError):
 
 class JobTerminalError(ConflictError):
     """The job already reached a terminal status."""
+
+
+class TooLargeError(DocbatchError):
+    """An upload is larger than the deployment accepts."""
 
 
 class DocumentError(DocbatchError):

@@ -8,6 +8,21 @@ import sys
 import structlog
 
 
+_HANDLER_NAME = "docbatch"
+_QUIET_LOGGERS = (
+    "pdfminer",
+    "httpx",
+    "httpcore",
+    "aiosqlite",
+    "asyncpg",
+    "alembic",
+    "sqlalchemy.engine",
+    "botocore",
+    "boto3",
+    "urllib3",
+)
+
+
 def configure_logging(level: str = "INFO", fmt: str = "auto") -> None:
     """Route stdlib and structlog logging through one renderer chosen by ``fmt``."""
     use_json = fmt == "json" or (fmt == "auto" and not sys.stderr.isatty())
@@ -37,8 +52,11 @@ def configure_logging(level: str = "INFO", fmt: str = "auto") -> None:
             ],
         )
     )
+    handler.set_name(_HANDLER_NAME)
     root = logging.getLogger()
-    root.handlers[:] = [handler]
+    root.handlers[:] = [h for h in root.handlers if h.get_name() != _HANDLER_NAME] + [handler]
     root.setLevel(level.upper())
-    for noisy in ("pdfminer", "httpx", "aiosqlite", "alembic", "sqlalchemy.engine"):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
+    # These log SQL parameters or HTTP details at DEBUG, where job configs (API keys,
+    # webhook headers) would appear: keep them at WARNING whatever the level asked for.
+    for chatty in _QUIET_LOGGERS:
+        logging.getLogger(chatty).setLevel(logging.WARNING)

@@ -189,6 +189,10 @@ async def create_job(
             raise ConfigError(
                 f"directory {request.directory_id} not found", field="directory_id"
             ) from None
+        if not await store.count_files(request.directory_id):
+            raise ConfigError(
+                f"directory {request.directory_id} has no files to process", field="directory_id"
+            )
     else:
         wanted = list(dict.fromkeys(request.item_ids or []))
         items = await store.get_files(wanted, project_id=project_id)

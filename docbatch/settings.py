@@ -34,6 +34,8 @@ class Settings(BaseSettings):
     max_concurrent_children: int = Field(default=100, gt=0, le=1000)
     """Sliding window of child workflows in flight per job (Temporal caps pending at 2,000)."""
     max_file_size_bytes: int = Field(default=100 * 1024 * 1024, gt=0)
+    max_upload_bytes: int = Field(default=1024 * 1024 * 1024, gt=0)
+    """Uploads larger than this are refused (HTTP 413) before they are stored."""
     engine_processes: int = Field(default_factory=lambda: os.cpu_count() or 1, gt=0)
     """Size of the worker's process pool that runs the CPU-bound engines."""
     max_concurrent_activities: int = Field(default=50, gt=0)

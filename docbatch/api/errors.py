@@ -14,7 +14,13 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from docbatch.errors import ConfigError, ConflictError, DocbatchError, NotFoundError
+from docbatch.errors import (
+    ConfigError,
+    ConflictError,
+    DocbatchError,
+    NotFoundError,
+    TooLargeError,
+)
 from docbatch.service import TemporalUnavailableError
 
 log = structlog.get_logger("docbatch.api")
@@ -81,6 +87,10 @@ async def _unavailable(_: Request, exc: Exception) -> JSONResponse:
     )
 
 
+async def _too_large(_: Request, exc: Exception) -> JSONResponse:
+    return error_response(413, str(exc))
+
+
 async def _domain(_: Request, exc: Exception) -> JSONResponse:
     return error_response(status.HTTP_400_BAD_REQUEST, str(exc))
 
@@ -102,6 +112,7 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(NotFoundError, _not_found)
     app.add_exception_handler(ConflictError, _conflict)
     app.add_exception_handler(TemporalUnavailableError, _unavailable)
+    app.add_exception_handler(TooLargeError, _too_large)
     app.add_exception_handler(DocbatchError, _domain)
     app.add_exception_handler(StarletteHTTPException, _http)
     app.add_exception_handler(Exception, _unexpected)

@@ -292,6 +292,16 @@ class Store:
                         removed += 1
         return SyncStats(added=added, changed=changed, unchanged=unchanged, removed=removed)
 
+    async def count_files(self, directory_id: str) -> int:
+        """How many live files a directory holds."""
+        async with self._read() as session:
+            count = await session.scalar(
+                select(func.count())
+                .select_from(FileRow)
+                .where(FileRow.directory_id == directory_id, FileRow.deleted.is_(False))
+            )
+            return int(count or 0)
+
     async def list_files(self, directory_id: str) -> list[FileRow]:
         """The live files of a directory in registration order."""
         async with self._read() as session:

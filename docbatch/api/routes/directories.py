@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, File, Form, Query, Response, UploadFile, status
 
 from docbatch import directories
-from docbatch.api.deps import BlobsDep, PrincipalDep, StoreDep
+from docbatch.api.deps import BlobsDep, PrincipalDep, SettingsDep, StoreDep
 from docbatch.models import (
     Directory,
     DirectoryCreateRequest,
@@ -102,6 +102,7 @@ async def upload_file(
     principal: PrincipalDep,
     store: StoreDep,
     blobs: BlobsDep,
+    settings: SettingsDep,
     upload_file: Annotated[UploadFile, File(description="The document")],
     display_name: Annotated[str | None, Form()] = None,
     external_file_id: Annotated[str | None, Form()] = None,
@@ -121,6 +122,7 @@ async def upload_file(
         external_file_id=external_file_id,
         unique_id=unique_id,
         metadata=metadata,
+        max_bytes=settings.max_upload_bytes,
     )
 
 
