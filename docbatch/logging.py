@@ -7,7 +7,6 @@ import sys
 
 import structlog
 
-
 _HANDLER_NAME = "docbatch"
 _QUIET_LOGGERS = (
     "pdfminer",
