@@ -53,7 +53,12 @@ from functools import lru_cache
 from typing import Any
 
 from docbatch.engines.base import EngineRequest, EngineResult
-from docbatch.engines.parse import PageSelection, convert_document, parse_page_spec
+from docbatch.engines.parse import (
+    ConvertOptions,
+    PageSelection,
+    convert_document,
+    parse_page_spec,
+)
 from docbatch.errors import ConfigError
 
 UNKNOWN = "unknown"
@@ -455,8 +460,7 @@ def classify_document(request: EngineRequest) -> EngineResult:
     if mode != "FAST":
         not_applied.append(f"mode={mode}")
     parsing = config.get("parsing_configuration") or {}
-    if parsing.get("lang"):
-        not_applied.append("parsing_configuration.lang")
+    lang = parsing.get("lang")
     max_pages = parsing.get("max_pages")
     selection = PageSelection(
         target_pages=parse_page_spec(
@@ -464,8 +468,13 @@ def classify_document(request: EngineRequest) -> EngineResult:
         ),
         max_pages=max_pages if isinstance(max_pages, int) and max_pages > 0 else None,
     )
+    # Scanned documents are classified from their OCR text, like parse reads them.
     conversion = convert_document(
-        request.path, request.file_name, request.mime_type, pages=selection
+        request.path,
+        request.file_name,
+        request.mime_type,
+        pages=selection,
+        options=ConvertOptions(ocr="enabled", languages=(str(lang),) if lang else ()),
     )
     if conversion.pages is None and (selection.target_pages or selection.max_pages):
         not_applied.append("parsing_configuration.pages")
@@ -478,6 +487,7 @@ def classify_document(request: EngineRequest) -> EngineResult:
         "confidence_threshold": threshold,
         "mode": "FAST",
         "source_format": conversion.source_format,
+        "characters": len(conversion.markdown),
         "not_applied": not_applied,
     }
     return EngineResult(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +17,6 @@ from docbatch.engines.classify import (
     classify_document,
     classify_text,
 )
-from docbatch.engines.parse import NO_TEXT_LAYER
 from docbatch.errors import ConfigError, DocumentError
 from tests.engines.pdf_factory import make_pdf
 
@@ -258,8 +258,10 @@ def test_metadata_is_the_decision_in_brief(tmp_path: Path) -> None:
         "confidence_threshold": DEFAULT_CONFIDENCE_THRESHOLD,
         "mode": "FAST",
         "source_format": "txt",
+        "characters": result.metadata["characters"],
         "not_applied": [],
     }
+    assert result.metadata["characters"] > 0
     assert set(output) == {
         "type",
         "confidence",
@@ -311,10 +313,18 @@ def test_target_pages_of_the_parsing_configuration_choose_what_is_read(tmp_path:
     assert capped.metadata["type"] == "invoice"
 
 
-def test_document_without_text_fails_like_parse() -> None:
-    with pytest.raises(DocumentError) as failure:
-        classify(CORPUS / "loremipsum-flat.pdf")
-    assert str(failure.value) == NO_TEXT_LAYER
+@pytest.mark.skipif(shutil.which("tesseract") is None, reason="needs Tesseract")
+def test_scanned_documents_are_classified_from_their_ocr_text() -> None:
+    result = classify(CORPUS / "loremipsum-flat.pdf")
+    assert result.metadata["type"] in {"unknown", *[rule["type"] for rule in RULES]}
+    assert result.metadata["characters"] > 100
+
+
+def test_document_without_any_text_fails_like_parse(tmp_path: Path) -> None:
+    blank = tmp_path / "blank.txt"
+    blank.write_text("   \n\t  ")
+    with pytest.raises(DocumentError, match="empty document"):
+        classify(blank)
 
 
 def test_config_without_rules_is_a_config_error(tmp_path: Path) -> None:
