@@ -546,7 +546,7 @@ def format_validation_error(error: ValidationError) -> str:
 
 # Fields that never change what a document turns into: delivery, identity, caching,
 # time limits, credentials and output locations.
-_HASH_EXCLUDED_PARSE_FIELDS = frozenset(
+NON_OUTPUT_PARSE_FIELDS = frozenset(
     {
         "webhook_configurations",
         "webhook_url",
@@ -585,12 +585,12 @@ def output_config(config: AnyJobConfig) -> dict[str, Any]:
         canonical = config.model_dump(mode="json", exclude={"parameters"}, exclude_none=True)
         parameters = config.parameters or ParseParameters()
         canonical["parameters"] = parameters.model_dump(
-            mode="json", exclude=set(_HASH_EXCLUDED_PARSE_FIELDS), exclude_none=True
+            mode="json", exclude=set(NON_OUTPUT_PARSE_FIELDS), exclude_none=True
         )
         return canonical
     parameters = config.parameters or ParseParameters()
     return parameters.model_dump(
-        mode="json", exclude=set(_HASH_EXCLUDED_PARSE_FIELDS), exclude_none=True
+        mode="json", exclude=set(NON_OUTPUT_PARSE_FIELDS), exclude_none=True
     )
 
 

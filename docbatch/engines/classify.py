@@ -962,8 +962,13 @@ def _candidate_json(candidate: Candidate | None) -> dict[str, Any] | None:
 
 
 def _threshold(value: object) -> float:
+    return confidence_threshold(value, default=DEFAULT_CONFIDENCE_THRESHOLD)
+
+
+def confidence_threshold(value: object, *, default: float) -> float:
+    """The config's ``confidence_threshold`` (a number in [0, 1]) or ``default``."""
     if value is None:
-        return DEFAULT_CONFIDENCE_THRESHOLD
+        return default
     if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= 1:
         raise ConfigError(
             "confidence_threshold: must be a number between 0 and 1",

@@ -27,10 +27,10 @@ from pathlib import Path
 from typing import Any
 
 from docbatch.engines.base import EngineRequest, EngineResult
-from docbatch.engines.classify import UNKNOWN, Rule, rules_from_config
+from docbatch.engines.classify import UNKNOWN, Rule, confidence_threshold, rules_from_config
 from docbatch.engines.extract import read_document_text
 from docbatch.engines.parse import PageSelection, parse_page_spec
-from docbatch.errors import ConfigError, DocumentError
+from docbatch.errors import DocumentError
 from docbatch.llm import LLMConfig, LLMResponseError, complete_json
 
 MODE = "MULTIMODAL"
@@ -74,7 +74,9 @@ def classify_document_llm(request: EngineRequest) -> EngineResult:
     llm = LLMConfig.from_options(request.options)
     config = request.config
     rules = rules_from_config(config)
-    threshold = _threshold(config.get("confidence_threshold"))
+    threshold = confidence_threshold(
+        config.get("confidence_threshold"), default=DEFAULT_CONFIDENCE_THRESHOLD
+    )
     parsing = config.get("parsing_configuration") or {}
     parse_parameters = {
         key: parsing[key] for key in ("target_pages", "max_pages") if parsing.get(key)
@@ -381,14 +383,3 @@ def _probability(value: object, name: str) -> float:
 
 def _unique(values: list[str]) -> list[str]:
     return list(dict.fromkeys(values))
-
-
-def _threshold(value: object) -> float:
-    if value is None:
-        return DEFAULT_CONFIDENCE_THRESHOLD
-    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= 1:
-        raise ConfigError(
-            "confidence_threshold: must be a number between 0 and 1",
-            field="confidence_threshold",
-        )
-    return float(value)

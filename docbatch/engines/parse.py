@@ -48,6 +48,7 @@ from docbatch.engines.pages import (
     tables_to_html,
 )
 from docbatch.errors import DocumentError, UnsupportedFormatError
+from docbatch.models import NON_OUTPUT_PARSE_FIELDS
 
 if TYPE_CHECKING:
     from markitdown import MarkItDown
@@ -121,27 +122,7 @@ _UNMAPPED_GLYPH = re.compile(r"\(cid:\d+\)")
 
 # Parse parameters that change nothing in the output: delivery, identity, caching,
 # time limits (enforced by the activity), credentials and storage locations.
-_NON_OUTPUT_PARAMETERS = frozenset(
-    {
-        "priority",
-        "project_id",
-        "pipeline_id",
-        "invalidate_cache",
-        "do_not_cache",
-        "http_proxy",
-        "azure_openai_key",
-        "gpt4o_api_key",
-        "vendor_multimodal_api_key",
-        "output_s3_path_prefix",
-        "output_s3_region",
-        "output_bucket",
-        "outputBucket",
-        "input_s3_region",
-        "resource_info",
-        "custom_metadata",
-        "type",
-    }
-)
+_NON_OUTPUT_PARAMETERS = NON_OUTPUT_PARSE_FIELDS | {"outputBucket", "custom_metadata", "type"}
 _NON_OUTPUT_PREFIXES = ("webhook_", "job_timeout_")
 
 # Settings this engine satisfies by construction: it never uses an LLM, and these values

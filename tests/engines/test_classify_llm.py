@@ -5,7 +5,6 @@ from __future__ import annotations
 import io
 import json
 import shutil
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +19,7 @@ from docbatch.engines.classify_llm import (
     classify_document_llm,
 )
 from docbatch.errors import ConfigError, DocumentError
-from docbatch.llm import LLMResponseError, forget_response_formats
+from docbatch.llm import LLMResponseError
 from tests.engines.pdf_factory import make_pdf
 from tests.fake_llm import FakeLLM
 
@@ -36,19 +35,6 @@ RULES = [
     {"type": "table", "description": "A page that is mostly a data table with rows and columns"},
 ]
 TYPES = ["memo", "invoice", "table", "unknown"]
-
-
-@pytest.fixture(autouse=True)
-def _fresh_format_cache() -> Iterator[None]:
-    forget_response_formats()
-    yield
-    forget_response_formats()
-
-
-@pytest.fixture
-def llm() -> Iterator[FakeLLM]:
-    with FakeLLM() as server:
-        yield server
 
 
 def answer(

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import multiprocessing
-from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -14,7 +13,7 @@ import pytest
 from docbatch.engines.base import EngineRequest, EngineResult
 from docbatch.engines.extract import DEFAULT_SYSTEM_PROMPT, extract_document
 from docbatch.errors import ConfigError, DocumentError
-from docbatch.llm import LLMStatusError, forget_response_formats
+from docbatch.llm import LLMStatusError
 from tests.engines.pdf_factory import make_pdf
 from tests.fake_llm import FakeLLM
 
@@ -67,19 +66,6 @@ INVOICE_DATA: dict[str, Any] = {
         {"description": "Toner cartridge HP 305A", "quantity": 4, "amount": 256.0},
     ],
 }
-
-
-@pytest.fixture(autouse=True)
-def _fresh_format_cache() -> Iterator[None]:
-    forget_response_formats()
-    yield
-    forget_response_formats()
-
-
-@pytest.fixture
-def llm() -> Iterator[FakeLLM]:
-    with FakeLLM() as server:
-        yield server
 
 
 @pytest.fixture

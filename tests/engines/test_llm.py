@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import socket
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 from typing import Any
@@ -22,7 +21,6 @@ from docbatch.llm import (
     LLMStatusError,
     chat_json,
     complete_json,
-    forget_response_formats,
     retry_after_seconds,
 )
 from tests.fake_llm import FakeLLM, ScriptedResponse
@@ -38,20 +36,6 @@ MESSAGES = [
     {"role": "user", "content": "Invoice 42, total 12.50"},
 ]
 ANSWER = {"title": "Invoice 42", "total": 12.5}
-
-
-@pytest.fixture(autouse=True)
-def _fresh_format_cache() -> Iterator[None]:
-    # Ports are reused between tests: a fallback learned by one must not leak into another.
-    forget_response_formats()
-    yield
-    forget_response_formats()
-
-
-@pytest.fixture
-def llm() -> Iterator[FakeLLM]:
-    with FakeLLM() as server:
-        yield server
 
 
 def free_port() -> int:
