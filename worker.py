@@ -54,7 +54,9 @@ async def worker_resources(settings: Settings) -> AsyncIterator[WorkerResources]
         yield WorkerResources(store=store, blobs=blobs, pool=pool, http=http)
     finally:
         await http.aclose()
-        await asyncio.to_thread(pool.shutdown)
+        # The Temporal worker has already had its graceful shutdown: an engine still
+        # running now is stuck or abandoned, so stop it rather than wait for it.
+        pool.kill()
         await store.close()
 
 

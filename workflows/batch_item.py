@@ -8,6 +8,7 @@ from datetime import timedelta
 from temporalio import workflow
 from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError, TimeoutError
+from temporalio.exceptions import CancelledError as TemporalCancelledError
 
 with workflow.unsafe.imports_passed_through():
     from activities.item_activities import DOCUMENT_ERROR_TYPE, ItemActivities
@@ -43,6 +44,10 @@ class BatchItemWorkflow:
             )
         except ActivityError as err:
             cause = err.cause
+            if isinstance(cause, TemporalCancelledError):
+                # The batch was cancelled while the engine ran: a cancellation, not a failure.
+                await self._record_cancelled(item)
+                raise asyncio.CancelledError from err
             if isinstance(cause, ApplicationError) and cause.type == DOCUMENT_ERROR_TYPE:
                 # The activity already recorded the failure with this message.
                 return ItemOutcome(
@@ -60,13 +65,16 @@ class BatchItemWorkflow:
             )
         except asyncio.CancelledError:
             # The batch was cancelled: record it, keep any output already written.
-            await workflow.execute_local_activity_method(
-                ItemActivities.record_item_cancelled,
-                item,
-                start_to_close_timeout=BOOKKEEPING_TIMEOUT,
-                retry_policy=BOOKKEEPING_RETRY_POLICY,
-            )
+            await self._record_cancelled(item)
             raise
+
+    async def _record_cancelled(self, item: ItemInput) -> None:
+        await workflow.execute_local_activity_method(
+            ItemActivities.record_item_cancelled,
+            item,
+            start_to_close_timeout=BOOKKEEPING_TIMEOUT,
+            retry_policy=BOOKKEEPING_RETRY_POLICY,
+        )
 
 
 def _describe_failure(err: ActivityError, timeout_seconds: float) -> str:

@@ -1,14 +1,28 @@
-"""The worker's process pool for CPU-bound engines, rebuilt if a process dies."""
+"""The worker's engine processes: CPU-bound engines run beside the event loop, never in it.
+
+The pool is a set of *slots*, each a single-process executor. A document takes a free
+slot (waiting for one costs none of its time limit), and a document that runs past its
+limit has only its own process stopped and replaced: the engines of other documents go
+on. Engine processes ask the kernel to kill them when their worker dies, so a SIGKILLed
+worker leaves no orphans behind.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import ctypes
 import multiprocessing
+import os
+import signal
+import sys
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 
 from docbatch.engines.base import Engine, EngineRequest, EngineResult
+
+_PR_SET_PDEATHSIG = 1
 
 
 class EngineCrashedError(RuntimeError):
@@ -19,8 +33,45 @@ class EngineTimeoutError(RuntimeError):
     """The engine ran past its time limit; its process was stopped."""
 
 
+def _die_with_parent(parent_pid: int) -> None:
+    """Engine process initialiser: exit when the worker that started us exits."""
+    if sys.platform.startswith("linux"):
+        with contextlib.suppress(OSError, AttributeError):
+            libc = ctypes.CDLL(None, use_errno=True)
+            libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+    if os.getppid() != parent_pid:  # the parent died before prctl took effect
+        os._exit(1)
+
+
+class _Slot:
+    """One engine process (a single-worker executor), started on first use."""
+
+    def __init__(self) -> None:
+        self._executor: ProcessPoolExecutor | None = None
+
+    def executor(self) -> ProcessPoolExecutor:
+        if self._executor is None:
+            self._executor = ProcessPoolExecutor(
+                max_workers=1,
+                mp_context=multiprocessing.get_context("spawn"),
+                initializer=_die_with_parent,
+                initargs=(os.getpid(),),
+            )
+        return self._executor
+
+    def kill(self) -> None:
+        executor, self._executor = self._executor, None
+        if executor is None:
+            return
+        # An executor cannot interrupt a running call: terminate its process.
+        for process in list(getattr(executor, "_processes", {}).values()):
+            with contextlib.suppress(OSError):
+                process.kill()
+        executor.shutdown(wait=False, cancel_futures=True)
+
+
 class EnginePool:
-    """Runs engines in separate processes so parsing never blocks the worker's event loop.
+    """Runs engines in separate processes, at most ``processes`` at a time.
 
     Processes are started with ``spawn``: forking a process that runs Temporal's core
     threads is unsafe.
@@ -28,14 +79,15 @@ class EnginePool:
 
     def __init__(self, processes: int) -> None:
         self.processes = processes
-        self._executor: ProcessPoolExecutor | None = None
+        self._slots = [_Slot() for _ in range(processes)]
+        self._free: asyncio.Queue[_Slot] | None = None
 
-    def _pool(self) -> ProcessPoolExecutor:
-        if self._executor is None:
-            self._executor = ProcessPoolExecutor(
-                max_workers=self.processes, mp_context=multiprocessing.get_context("spawn")
-            )
-        return self._executor
+    def _queue(self) -> asyncio.Queue[_Slot]:
+        if self._free is None:
+            self._free = asyncio.Queue()
+            for slot in self._slots:
+                self._free.put_nowait(slot)
+        return self._free
 
     async def run(
         self,
@@ -46,15 +98,36 @@ class EnginePool:
         heartbeat_every: float = 2.0,
         timeout: float | None = None,
     ) -> EngineResult:
-        """Run ``engine(request)`` in the pool, calling ``heartbeat`` while it works.
+        """Run ``engine(request)`` in a free engine process, heartbeating while it works.
 
-        Past ``timeout`` seconds the pool's processes are stopped (a process cannot be
-        interrupted otherwise); engines running beside it fail with
-        ``EngineCrashedError`` and are retried by their activities.
+        ``timeout`` counts from the moment a process takes the document up; past it that
+        process is stopped and ``EngineTimeoutError`` raised.
         """
+        free = self._queue()
+        while True:
+            try:
+                slot = await asyncio.wait_for(free.get(), heartbeat_every)
+                break
+            except TimeoutError:
+                if heartbeat is not None:
+                    heartbeat()
+        try:
+            return await self._run_in(slot, engine, request, heartbeat, heartbeat_every, timeout)
+        finally:
+            free.put_nowait(slot)
+
+    async def _run_in(
+        self,
+        slot: _Slot,
+        engine: Engine,
+        request: EngineRequest,
+        heartbeat: Callable[[], None] | None,
+        heartbeat_every: float,
+        timeout: float | None,
+    ) -> EngineResult:
         loop = asyncio.get_running_loop()
         deadline = None if timeout is None else loop.time() + timeout
-        future = loop.run_in_executor(self._pool(), engine, request)
+        future = loop.run_in_executor(slot.executor(), engine, request)
         try:
             while True:
                 wait = heartbeat_every
@@ -64,37 +137,30 @@ class EnginePool:
                 if done:
                     return future.result()
                 if deadline is not None and loop.time() >= deadline:
-                    self.kill()
+                    slot.kill()
                     raise EngineTimeoutError(
                         f"processing {request.file_name} took longer than {timeout:g}s"
                     )
                 if heartbeat is not None:
                     heartbeat()
         except BrokenProcessPool as exc:
-            self._reset()
+            slot.kill()
             raise EngineCrashedError(
                 f"the engine process died while processing {request.file_name}"
             ) from exc
+        except asyncio.CancelledError:
+            # The activity was cancelled (job cancelled, worker stopping): stop the work.
+            if not future.done():
+                slot.kill()
+            raise
         finally:
             future.cancel()
 
-    def _reset(self) -> None:
-        executor, self._executor = self._executor, None
-        if executor is not None:
-            executor.shutdown(wait=False, cancel_futures=True)
-
     def kill(self) -> None:
-        """Stop every engine process now; the next ``run`` starts a fresh pool."""
-        executor, self._executor = self._executor, None
-        if executor is None:
-            return
-        # ProcessPoolExecutor offers no way to stop a running call: terminate its workers.
-        for process in list(getattr(executor, "_processes", {}).values()):
-            process.terminate()
-        executor.shutdown(wait=False, cancel_futures=True)
+        """Stop every engine process now; later runs start fresh ones."""
+        for slot in self._slots:
+            slot.kill()
 
     def shutdown(self) -> None:
-        """Stop the processes (waits for running engines to finish)."""
-        executor, self._executor = self._executor, None
-        if executor is not None:
-            executor.shutdown(wait=True, cancel_futures=True)
+        """Stop the engine processes without waiting for engines still running."""
+        self.kill()
