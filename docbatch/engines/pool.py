@@ -43,20 +43,31 @@ def _die_with_parent(parent_pid: int) -> None:
         os._exit(1)
 
 
+def _warm_up() -> None:
+    """Import the engines in a new process, so no document pays for it in its time."""
+    import docbatch.engines.registry  # noqa: F401
+
+
 class _Slot:
-    """One engine process (a single-worker executor), started on first use."""
+    """One engine process (a single-worker executor), started and warmed on first use."""
 
     def __init__(self) -> None:
         self._executor: ProcessPoolExecutor | None = None
 
-    def executor(self) -> ProcessPoolExecutor:
+    async def executor(self) -> ProcessPoolExecutor:
         if self._executor is None:
-            self._executor = ProcessPoolExecutor(
+            executor = ProcessPoolExecutor(
                 max_workers=1,
                 mp_context=multiprocessing.get_context("spawn"),
                 initializer=_die_with_parent,
                 initargs=(os.getpid(),),
             )
+            try:
+                await asyncio.get_running_loop().run_in_executor(executor, _warm_up)
+            except BaseException:
+                executor.shutdown(wait=False, cancel_futures=True)
+                raise
+            self._executor = executor
         return self._executor
 
     def kill(self) -> None:
@@ -126,8 +137,13 @@ class EnginePool:
         timeout: float | None,
     ) -> EngineResult:
         loop = asyncio.get_running_loop()
+        try:
+            executor = await slot.executor()
+        except BrokenProcessPool as exc:
+            raise EngineCrashedError("an engine process could not start") from exc
+        # The limit counts from here: starting a process is not the document's time.
         deadline = None if timeout is None else loop.time() + timeout
-        future = loop.run_in_executor(slot.executor(), engine, request)
+        future = loop.run_in_executor(executor, engine, request)
         try:
             while True:
                 wait = heartbeat_every

@@ -969,9 +969,19 @@ class Store:
             return ItemStatus(row.status)
 
     async def complete_item(self, job_id: str, item_id: str, result: ResultSpec) -> bool:
-        """Record the item's result once and mark it completed; False if it had ended."""
+        """Mark the item completed and record its result, once; False if it had ended.
+
+        An item that ended meanwhile (cancelled while its engine ran) gets no result: the
+        output stays in blob storage but no job claims it.
+        """
         async with self._transaction() as session:
             now = utcnow()
+            job = await _locked_job(session, job_id)
+            moved = await self._transition(
+                session, job, item_id, ItemStatus.COMPLETED, now, result_id=result.result_id
+            )
+            if not moved:
+                return False
             await session.execute(
                 self._insert(ProcessingResultRow)
                 .values(
@@ -987,10 +997,7 @@ class Store:
                 )
                 .on_conflict_do_nothing(index_elements=["result_id"])
             )
-            job = await _locked_job(session, job_id)
-            return await self._transition(
-                session, job, item_id, ItemStatus.COMPLETED, now, result_id=result.result_id
-            )
+            return True
 
     async def fail_item(self, job_id: str, item_id: str, error_message: str) -> bool:
         """Mark the item failed with a readable message; False if it had already ended."""
