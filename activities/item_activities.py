@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 from collections import OrderedDict
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -30,6 +32,7 @@ from docbatch.settings import Settings
 from docbatch.store import ResultSpec, Store
 
 DOCUMENT_ERROR_TYPE = "DocumentError"
+HEARTBEAT_EVERY_SECONDS = 2.0
 """``ApplicationError.type`` of a document that cannot be processed (never retried)."""
 
 
@@ -41,6 +44,28 @@ class _JobContext:
     timeout_seconds: float
     extra_seconds_per_page: float
     output_destination: str | None
+
+
+@contextlib.asynccontextmanager
+async def _heartbeating(progress_file: Path) -> AsyncIterator[None]:
+    """Heartbeat for the whole attempt (store, engine, upload), with the engine's progress.
+
+    A worker that dies is then noticed within the heartbeat timeout whatever the attempt
+    was doing, and a cancelled job reaches the attempt at its next heartbeat.
+    """
+
+    async def beat() -> None:
+        while True:
+            activity.heartbeat(read_progress(str(progress_file)))
+            await asyncio.sleep(HEARTBEAT_EVERY_SECONDS)
+
+    task = asyncio.create_task(beat())
+    try:
+        yield
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
 
 
 class ItemActivities:
@@ -97,12 +122,16 @@ class ItemActivities:
         A document that cannot be processed is recorded as failed and raised as a
         non-retryable ``DocumentError``; anything else is raised and retried.
         """
+        progress_file = self._progress_dir / f"{request.job_id}-{request.item_id}.json"
+        async with _heartbeating(progress_file):
+            return await self._process(request, progress_file)
+
+    async def _process(self, request: ItemInput, progress_file: Path) -> ItemOutcome:
         status = await self._store.mark_item_processing(request.job_id, request.item_id)
         if status.is_terminal:
             # A retry after the result was recorded, or the job was cancelled meanwhile.
             return ItemOutcome(item_id=request.item_id, status=status)
         job = await self._job(request.job_id)
-        progress_file = self._progress_dir / f"{request.job_id}-{request.item_id}.json"
         try:
             file = await self._store.get_file(request.item_id)
             path = self._blobs.local_path(file.storage_location)
@@ -121,7 +150,6 @@ class ItemActivities:
                     options=self._engine_options(),
                     progress_file=str(progress_file),
                 ),
-                heartbeat=lambda: activity.heartbeat(read_progress(str(progress_file))),
                 timeout=limit,
             )
         except EngineTimeoutError as exc:

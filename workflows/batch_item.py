@@ -15,7 +15,8 @@ with workflow.unsafe.imports_passed_through():
     from docbatch.messages import ItemFailureInput, ItemInput, ItemOutcome
     from docbatch.models import ItemStatus
 
-ENGINE_HEARTBEAT_TIMEOUT = timedelta(seconds=30)
+ENGINE_HEARTBEAT_TIMEOUT = timedelta(seconds=10)
+"""The activity heartbeats every 2 s for its whole attempt: a dead worker shows in 10 s."""
 ENGINE_RETRY_POLICY = RetryPolicy(
     initial_interval=timedelta(seconds=1),
     backoff_coefficient=2.0,
