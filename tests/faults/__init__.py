@@ -1,0 +1,1 @@
+"""Fault-injection tests: real processes (Temporal dev server, workers, API), real faults."""
