@@ -6,11 +6,12 @@ import asyncio
 import contextlib
 import json
 from collections import OrderedDict
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
+from sqlalchemy.exc import InterfaceError, OperationalError
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
@@ -32,8 +33,30 @@ from docbatch.settings import Settings
 from docbatch.store import ResultSpec, Store
 
 DOCUMENT_ERROR_TYPE = "DocumentError"
-HEARTBEAT_EVERY_SECONDS = 2.0
 """``ApplicationError.type`` of a document that cannot be processed (never retried)."""
+HEARTBEAT_EVERY_SECONDS = 2.0
+
+STORE_RETRY_INITIAL_SECONDS = 0.5
+STORE_RETRY_MAX_SECONDS = 10.0
+
+_T = TypeVar("_T")
+
+
+async def _patiently(call: Callable[[], Awaitable[_T]]) -> _T:
+    """A store call, retried within the attempt while the database is unavailable.
+
+    An outage is not the document's fault: it must not spend the attempts the engine's
+    retry policy allows a document (the attempt heartbeats meanwhile, and a cancel
+    still reaches it).
+    """
+    delay = STORE_RETRY_INITIAL_SECONDS
+    while True:
+        try:
+            return await call()
+        except (OperationalError, InterfaceError) as exc:
+            activity.logger.warning("store unavailable, retrying in %.1f s: %s", delay, exc.orig)
+            await asyncio.sleep(delay)
+            delay = min(2 * delay, STORE_RETRY_MAX_SECONDS)
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,7 +117,7 @@ class ItemActivities:
         # Job configs never change once created, so each worker reads one once.
         context = self._jobs.get(job_id)
         if context is None:
-            job = await self._store.get_job(job_id)
+            job = await _patiently(lambda: self._store.get_job(job_id))
             config = load_job_config(job.config_json)
             parameters = parse_parameters_of(config)
             context = _JobContext(
@@ -127,13 +150,15 @@ class ItemActivities:
             return await self._process(request, progress_file)
 
     async def _process(self, request: ItemInput, progress_file: Path) -> ItemOutcome:
-        status = await self._store.mark_item_processing(request.job_id, request.item_id)
+        status = await _patiently(
+            lambda: self._store.mark_item_processing(request.job_id, request.item_id)
+        )
         if status.is_terminal:
             # A retry after the result was recorded, or the job was cancelled meanwhile.
             return ItemOutcome(item_id=request.item_id, status=status)
         job = await self._job(request.job_id)
         try:
-            file = await self._store.get_file(request.item_id)
+            file = await _patiently(lambda: self._store.get_file(request.item_id))
             path = self._blobs.local_path(file.storage_location)
             if not await asyncio.to_thread(path.is_file):
                 raise DocumentError(f"file not found: {file.path} is no longer at {path}")
@@ -155,11 +180,15 @@ class ItemActivities:
         except EngineTimeoutError as exc:
             pages_note = f", {pages} pages" if pages else ""
             message = f"timed out after {limit:g}s{pages_note} (job_timeout_in_seconds)"
-            await self._store.fail_item(request.job_id, request.item_id, message)
+            await _patiently(
+                lambda: self._store.fail_item(request.job_id, request.item_id, message)
+            )
             raise ApplicationError(message, type=DOCUMENT_ERROR_TYPE, non_retryable=True) from exc
         except (DocumentError, ConfigError, NotFoundError) as exc:
             message = str(exc)
-            await self._store.fail_item(request.job_id, request.item_id, message)
+            await _patiently(
+                lambda: self._store.fail_item(request.job_id, request.item_id, message)
+            )
             raise ApplicationError(message, type=DOCUMENT_ERROR_TYPE, non_retryable=True) from exc
         finally:
             await asyncio.to_thread(progress_file.unlink, missing_ok=True)
@@ -178,21 +207,23 @@ class ItemActivities:
             "file_name": file.path,
             "size_bytes": file.size,
         }
-        completed = await self._store.complete_item(
-            request.job_id,
-            request.item_id,
-            ResultSpec(
-                result_id=result_id_for(request.job_id, request.item_id),
-                job_type=job.job_type,
-                parameters_hash=job.parameters_hash,
-                content_hash=file.content_hash,
-                output_location=location,
-                output_metadata=json.loads(json.dumps(metadata, default=str)),
-            ),
+        completed = await _patiently(
+            lambda: self._store.complete_item(
+                request.job_id,
+                request.item_id,
+                ResultSpec(
+                    result_id=result_id_for(request.job_id, request.item_id),
+                    job_type=job.job_type,
+                    parameters_hash=job.parameters_hash,
+                    content_hash=file.content_hash,
+                    output_location=location,
+                    output_metadata=json.loads(json.dumps(metadata, default=str)),
+                ),
+            )
         )
         if completed:
             return ItemOutcome(item_id=request.item_id, status=ItemStatus.COMPLETED)
-        final = await self._store.get_item(request.job_id, request.item_id)
+        final = await _patiently(lambda: self._store.get_item(request.job_id, request.item_id))
         return ItemOutcome(item_id=request.item_id, status=ItemStatus(final.status))
 
     async def _time_limit(self, job: _JobContext, path: Path, name: str) -> tuple[float, int]:
