@@ -282,8 +282,11 @@ async def test_progress_query_matches_the_store(make_stack: StackFactory, tmp_pa
 
         live = await handle.query(BatchParentWorkflow.progress)
         assert live.total == 12
-        assert live.status in (JobStatus.RUNNING, JobStatus.DISPATCHED)
-        assert 0 < live.percentage < 100
+        # The workflow learns of a child's end a moment after the store records it, so
+        # mid-run it may trail the store, never lead it.
+        row = await stack.store.get_job(job.id)
+        assert live.completed <= row.completed_items + row.failed_items
+        assert 0 <= live.percentage <= 100
 
         status = await wait_job(stack, job)
         final = await handle.query(BatchParentWorkflow.progress)
