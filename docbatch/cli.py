@@ -25,7 +25,7 @@ from rich.prompt import Confirm
 from rich.table import Table
 from temporalio.client import Client
 
-from docbatch import service
+from docbatch import service, views
 from docbatch.blobs import BlobStore
 from docbatch.errors import ConfigError, ConflictError, DocbatchError, NotFoundError
 from docbatch.logging import configure_logging
@@ -262,7 +262,7 @@ async def _follow(
     """Print the created job, or wait for it and print the summary; the exit code."""
     if no_wait:
         if as_json:
-            _print_json(service.job_model(job))
+            _print_json(views.job_model(job))
         else:
             out.print(f"job {job.id} started (workflow {job.workflow_id})")
         return 0
@@ -366,7 +366,7 @@ async def _wait(
 
 async def _print_summary(store: Store, status: BatchGetStatusResponse) -> None:
     job = status.job
-    counts = service.job_counts(await store.get_job(job.id))
+    counts = views.job_counts(await store.get_job(job.id))
     table = Table(title=f"job {job.id} — {job.status.value}", show_header=True)
     for column in ("total", "completed", "failed", "skipped", "cancelled", "wall time"):
         table.add_column(column, justify="right")

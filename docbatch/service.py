@@ -48,7 +48,6 @@ from docbatch.models import (
     JobType,
     ProcessingResult,
     job_type_of,
-    load_job_config,
     parameters_hash,
     wants_reprocessing,
 )
@@ -63,8 +62,6 @@ from docbatch.store.tables import (
 )
 from docbatch.temporal import DIRECTORY_ID, JOB_ID, JOB_STATUS, JOB_TYPE
 from docbatch.views import item_model, job_counts, job_model
-
-__all__ = ["item_model", "job_counts", "job_model"]  # re-exported for callers of the service
 from docbatch.webhooks import validate_targets
 from workflows.batch_parent import BatchParentWorkflow
 
@@ -507,11 +504,3 @@ def _result_model(row: ProcessingResultRow, config: dict[str, Any]) -> Processin
         result_id=row.result_id,
         output_metadata=json.loads(row.output_metadata_json or "{}"),
     )
-
-
-def describe_config(config_json: str) -> str:
-    """A one-line summary of a stored config for humans."""
-    config = load_job_config(config_json)
-    if isinstance(config, ClassifyJob):
-        return "classify: " + ", ".join(rule.type for rule in config.rules)
-    return "parse"

@@ -25,7 +25,6 @@ from docbatch.messages import ListPageOutput, StartJobOutput
 from docbatch.models import (
     TERMINAL_JOB_STATUSES,
     ItemStatus,
-    JobCounts,
     JobStatus,
     JobType,
     SkipReason,
@@ -690,24 +689,6 @@ class Store:
             )
             return list(rows), int(total or 0)
 
-    async def item_counts(self, job_id: str) -> JobCounts:
-        """Counts of a job's items by status, computed from the items themselves."""
-        async with self._read() as session:
-            rows = await session.execute(
-                select(JobItemRow.status, func.count())
-                .where(JobItemRow.job_id == job_id)
-                .group_by(JobItemRow.status)
-            )
-            by_status = {status: int(count) for status, count in rows}
-        job = await self.get_job(job_id)
-        return JobCounts(
-            total=job.total_items,
-            completed=by_status.get(ItemStatus.COMPLETED.value, 0),
-            failed=by_status.get(ItemStatus.FAILED.value, 0),
-            skipped=by_status.get(ItemStatus.SKIPPED.value, 0),
-            cancelled=by_status.get(ItemStatus.CANCELLED.value, 0),
-        )
-
     async def get_item(self, job_id: str, item_id: str) -> JobItemRow:
         """One job item; ``NotFoundError`` if absent."""
         async with self._read() as session:
@@ -976,7 +957,7 @@ class Store:
         """
         async with self._transaction() as session:
             now = utcnow()
-            job = await _locked_job(session, job_id)
+            job = await _job_or_not_found(session, job_id)
             moved = await self._transition(
                 session, job, item_id, ItemStatus.COMPLETED, now, result_id=result.result_id
             )
@@ -1002,7 +983,7 @@ class Store:
     async def fail_item(self, job_id: str, item_id: str, error_message: str) -> bool:
         """Mark the item failed with a readable message; False if it had already ended."""
         async with self._transaction() as session:
-            job = await _locked_job(session, job_id)
+            job = await _job_or_not_found(session, job_id)
             return await self._transition(
                 session, job, item_id, ItemStatus.FAILED, utcnow(), error_message=error_message
             )
@@ -1010,13 +991,13 @@ class Store:
     async def cancel_item(self, job_id: str, item_id: str) -> bool:
         """Mark one open item cancelled; False if it had already ended."""
         async with self._transaction() as session:
-            job = await _locked_job(session, job_id)
+            job = await _job_or_not_found(session, job_id)
             return await self._transition(session, job, item_id, ItemStatus.CANCELLED, utcnow())
 
     async def cancel_open_items(self, job_id: str, *, reason: str | None) -> int:
         """Cancel every item of the job that is not terminal, listed or not yet listed."""
         async with self._transaction() as session:
-            job = await _locked_job(session, job_id)
+            job = await _job_or_not_found(session, job_id)
             now = utcnow()
             inserted = 0
             if job.directory_id is not None and job.max_file_seq is not None:
@@ -1057,7 +1038,7 @@ class Store:
             return cancelled
 
 
-async def _locked_job(session: AsyncSession, job_id: str) -> JobRow:
+async def _job_or_not_found(session: AsyncSession, job_id: str) -> JobRow:
     job = await session.get(JobRow, job_id)
     if job is None:
         raise NotFoundError(f"job {job_id} not found")

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from docbatch import service
+from docbatch import service, views
 from docbatch.errors import ConfigError, JobTerminalError
 from docbatch.messages import CancelRequest
-from docbatch.models import ItemStatus, JobStatus, SkipReason
+from docbatch.models import ItemStatus, JobItem, JobStatus, SkipReason
 from tests.conftest import CORPUS, Stack, StackFactory
 from tests.engine_doubles import slow_engine
 from tests.workflows.helpers import (
@@ -26,7 +26,7 @@ from tests.workflows.helpers import (
 from workflows.batch_parent import BatchParentWorkflow
 
 
-async def _all_items(stack: Stack, job_id: str) -> list[service.JobItem]:
+async def _all_items(stack: Stack, job_id: str) -> list[JobItem]:
     items, total = await service.list_items(stack.store, job_id, limit=100_000)
     assert len(items) == total
     return items
@@ -201,7 +201,7 @@ async def _assert_cancelled_cleanly(stack: Stack, job_id: str) -> None:
     completed = [i for i in items if i.status == ItemStatus.COMPLETED]
     assert cancelled, "nothing was left to cancel: the test did not cancel mid-batch"
     assert completed, "nothing finished before cancelling"
-    counts = service.job_counts(await stack.store.get_job(job_id))
+    counts = views.job_counts(await stack.store.get_job(job_id))
     assert counts.cancelled == len(cancelled)
     assert counts.completed == len(completed)
     for item in completed:  # finished outputs are kept
@@ -291,7 +291,7 @@ async def test_progress_query_matches_the_store(make_stack: StackFactory, tmp_pa
         status = await wait_job(stack, job)
         final = await handle.query(BatchParentWorkflow.progress)
 
-    counts = service.job_counts(await stack.store.get_job(job.id))
+    counts = views.job_counts(await stack.store.get_job(job.id))
     assert final.status == status.job.status == JobStatus.COMPLETED
     assert (final.total, final.completed, final.failed, final.skipped, final.cancelled) == (
         counts.total,

@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Body, Header, Query
 
-from docbatch import service
+from docbatch import service, views
 from docbatch.api.deps import PrincipalDep, SettingsDep, StoreDep, TemporalDep
 from docbatch.models import (
     BatchCancelRequest,
@@ -60,7 +60,7 @@ async def create_batch_job(
         project_id=principal.project_id,
         idempotency_key=idempotency_key,
     )
-    return service.job_model(job)
+    return views.job_model(job)
 
 
 @router.post("/{job_id}/retry", response_model=BatchJob, summary="Retry Failed Items")
@@ -83,7 +83,7 @@ async def retry_failed_items(
         project_id=principal.project_id,
         idempotency_key=idempotency_key,
     )
-    return service.job_model(retry)
+    return views.job_model(retry)
 
 
 @router.get("", response_model=Page[BatchJob], summary="List Batch Jobs")
