@@ -23,7 +23,7 @@ from pydantic import SecretStr
 from temporalio.client import Client
 
 from docbatch.settings import Settings
-from docbatch.temporal import SEARCH_ATTRIBUTES, connect, ensure_search_attributes
+from docbatch.temporal import SEARCH_ATTRIBUTES, cli_type, connect, ensure_search_attributes
 
 log = structlog.get_logger("docbatch.stack")
 
@@ -64,7 +64,7 @@ def dev_server_command(settings: Settings, *, ui: bool = True) -> list[str]:
         "warn",
     ]
     for key in SEARCH_ATTRIBUTES:
-        command += ["--search-attribute", f"{key.name}=Keyword"]
+        command += ["--search-attribute", f"{key.name}={cli_type(key)}"]
     if ui:
         command += ["--ui-port", str(settings.dev_ui_port)]
     else:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from temporalio.api.enums.v1 import IndexedValueType
 from temporalio.api.operatorservice.v1 import (
     AddSearchAttributesRequest,
@@ -18,14 +20,22 @@ JOB_ID = SearchAttributeKey.for_keyword("DocbatchJobId")
 JOB_TYPE = SearchAttributeKey.for_keyword("DocbatchJobType")
 JOB_STATUS = SearchAttributeKey.for_keyword("DocbatchStatus")
 DIRECTORY_ID = SearchAttributeKey.for_keyword("DocbatchDirectoryId")
+PROGRESS = SearchAttributeKey.for_int("DocbatchProgress")
+"""Percentage of a job's items that have ended, kept current on the parent workflow."""
 
-SEARCH_ATTRIBUTES: tuple[SearchAttributeKey[str], ...] = (
+SEARCH_ATTRIBUTES: tuple[SearchAttributeKey[Any], ...] = (
     JOB_ID,
     JOB_TYPE,
     JOB_STATUS,
     DIRECTORY_ID,
+    PROGRESS,
 )
 """Every custom search attribute docbatch sets, so users can filter in the Web UI."""
+
+
+def cli_type(key: SearchAttributeKey[Any]) -> str:
+    """The attribute's type as the ``temporal`` CLI names it (``Keyword``, ``Int``)."""
+    return {"KEYWORD": "Keyword", "INT": "Int"}[key.indexed_value_type.name]
 
 
 async def connect(
@@ -59,7 +69,9 @@ async def ensure_search_attributes(client: Client) -> list[str]:
             AddSearchAttributesRequest(
                 namespace=client.namespace,
                 search_attributes={
-                    name: IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD for name in missing
+                    key.name: IndexedValueType.ValueType(int(key.indexed_value_type))
+                    for key in SEARCH_ATTRIBUTES
+                    if key.name in missing
                 },
             )
         )
