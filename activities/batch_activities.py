@@ -40,6 +40,8 @@ class BatchActivities:
                 "webhooks": bool(webhooks.targets_of(load_job_config(job.config_json))),
                 "webhook_retry_hours": self._settings.webhook_retry_hours,
                 "webhook_initial_retry_seconds": self._settings.webhook_initial_retry_seconds,
+                "job_type": job.job_type,
+                "directory_id": job.directory_id,
             }
         )
 

@@ -5,8 +5,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import time
 from collections import OrderedDict
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
@@ -15,6 +16,7 @@ from sqlalchemy.exc import InterfaceError, OperationalError
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from docbatch import metrics
 from docbatch.blobs import BlobStore
 from docbatch.engines.base import Engine, EngineRequest, read_progress
 from docbatch.engines.parse import count_pages
@@ -31,10 +33,18 @@ from docbatch.models import (
 )
 from docbatch.settings import Settings
 from docbatch.store import ResultSpec, Store
+from docbatch.store.batching import GroupCommit
+from docbatch.store.repository import ItemKey
+from docbatch.store.tables import FileRow
 
 DOCUMENT_ERROR_TYPE = "DocumentError"
 """``ApplicationError.type`` of a document that cannot be processed (never retried)."""
 HEARTBEAT_EVERY_SECONDS = 2.0
+QUICK_MAX_WAIT_SECONDS = 1.0
+"""The quick path is taken only when an engine process should be free within this."""
+QUICK_ENGINE_SECONDS = 5.0
+"""Engine time the quick path allows a document (below the workflow task's 10 s timeout,
+so a quick attempt never needs a workflow task heartbeat)."""
 
 STORE_RETRY_INITIAL_SECONDS = 0.5
 STORE_RETRY_MAX_SECONDS = 10.0
@@ -57,6 +67,10 @@ async def _patiently(call: Callable[[], Awaitable[_T]]) -> _T:
             activity.logger.warning("store unavailable, retrying in %.1f s: %s", delay, exc.orig)
             await asyncio.sleep(delay)
             delay = min(2 * delay, STORE_RETRY_MAX_SECONDS)
+
+
+_Started = tuple[ItemStatus, FileRow | None]
+_Completion = tuple[str, str, ResultSpec]
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,6 +126,18 @@ class ItemActivities:
         self._progress_dir = settings.data_dir / "progress"
         self._jobs: OrderedDict[str, _JobContext] = OrderedDict()
         self._job_cache_size = job_cache_size
+        # Items of a busy worker start and finish many at a time: one transaction each
+        # for all that arrive together (see docbatch.store.batching).
+        self._starts = GroupCommit(self._start_many)
+        self._completions = GroupCommit(self._complete_many)
+
+    async def _start_many(self, keys: Sequence[ItemKey]) -> list[_Started | None]:
+        started = await self._store.start_items(keys)
+        return [started.get(key) for key in keys]
+
+    async def _complete_many(self, completions: Sequence[_Completion]) -> list[bool]:
+        moved = await self._store.complete_items(completions)
+        return [(job_id, item_id) in moved for job_id, item_id, _ in completions]
 
     async def _job(self, job_id: str) -> _JobContext:
         # Job configs never change once created, so each worker reads one once.
@@ -142,28 +168,57 @@ class ItemActivities:
     async def process_item(self, request: ItemInput) -> ItemOutcome:
         """Run the job's engine on the item's file, store the output, record the result.
 
-        A document that cannot be processed is recorded as failed and raised as a
-        non-retryable ``DocumentError``; anything else is raised and retried.
+        The durable path: a regular activity that heartbeats for its whole attempt and has
+        the document's full time limit. A document that cannot be processed is recorded as
+        failed and raised as a non-retryable ``DocumentError``; anything else is raised
+        and retried.
         """
         progress_file = self._progress_dir / f"{request.job_id}-{request.item_id}.json"
         async with _heartbeating(progress_file):
-            return await self._process(request, progress_file)
+            return await self._process(request, progress_file=progress_file)
 
-    async def _process(self, request: ItemInput, progress_file: Path) -> ItemOutcome:
-        status = await _patiently(
-            lambda: self._store.mark_item_processing(request.job_id, request.item_id)
-        )
+    @activity.defn
+    async def process_item_now(self, request: ItemInput) -> ItemOutcome:
+        """The quick path, run as a local activity inside the item's first workflow task.
+
+        Most documents take a fraction of a second: for them a regular activity's three
+        history events, task-queue round trip and second workflow task cost more than the
+        work. When an engine process is (nearly) free, process the document here with a
+        short engine budget; otherwise, or when the budget runs out, leave the item open
+        (status ``pending``/``processing``) for ``process_item``, which has the full
+        limit, heartbeats and retries.
+        """
+        if self._pool.expected_wait() > QUICK_MAX_WAIT_SECONDS:
+            return ItemOutcome(item_id=request.item_id, status=ItemStatus.PENDING)
+        return await self._process(request, budget=QUICK_ENGINE_SECONDS)
+
+    async def _process(
+        self, request: ItemInput, *, progress_file: Path | None = None, budget: float | None = None
+    ) -> ItemOutcome:
+        started = await _patiently(lambda: self._starts.submit((request.job_id, request.item_id)))
+        if started is None:
+            raise ApplicationError(
+                f"item {request.item_id} of job {request.job_id} not found",
+                type=DOCUMENT_ERROR_TYPE,
+                non_retryable=True,
+            )
+        status, file = started
         if status.is_terminal:
             # A retry after the result was recorded, or the job was cancelled meanwhile.
             return ItemOutcome(item_id=request.item_id, status=status)
         job = await self._job(request.job_id)
+        limit, pages = job.timeout_seconds, 0
         try:
-            file = await _patiently(lambda: self._store.get_file(request.item_id))
+            if file is None:
+                raise NotFoundError(f"file {request.item_id} not found")
             path = self._blobs.local_path(file.storage_location)
-            if not await asyncio.to_thread(path.is_file):
+            if not path.is_file():  # one stat: not worth a thread hop
                 raise DocumentError(f"file not found: {file.path} is no longer at {path}")
             limit, pages = await self._time_limit(job, path, file.path)
-            await asyncio.to_thread(self._progress_dir.mkdir, parents=True, exist_ok=True)
+            if progress_file is not None:
+                await asyncio.to_thread(self._progress_dir.mkdir, parents=True, exist_ok=True)
+            quick = budget is not None and budget < limit
+            engine_started = time.monotonic()
             result = await self._pool.run(
                 self._engine,
                 EngineRequest(
@@ -173,11 +228,15 @@ class ItemActivities:
                     config=job.config,
                     mime_type=file.mime_type,
                     options=self._engine_options(),
-                    progress_file=str(progress_file),
+                    progress_file=None if progress_file is None else str(progress_file),
                 ),
-                timeout=limit,
+                timeout=budget if quick else limit,
             )
+            metrics.engine_ran(job.job_type, time.monotonic() - engine_started, file.size)
         except EngineTimeoutError as exc:
+            if quick:
+                # Longer than the quick path allows: the durable path takes it from here.
+                return ItemOutcome(item_id=request.item_id, status=ItemStatus.PROCESSING)
             pages_note = f", {pages} pages" if pages else ""
             message = f"timed out after {limit:g}s{pages_note} (job_timeout_in_seconds)"
             await _patiently(
@@ -191,7 +250,8 @@ class ItemActivities:
             )
             raise ApplicationError(message, type=DOCUMENT_ERROR_TYPE, non_retryable=True) from exc
         finally:
-            await asyncio.to_thread(progress_file.unlink, missing_ok=True)
+            if progress_file is not None:
+                await asyncio.to_thread(progress_file.unlink, missing_ok=True)
 
         # Deterministic per (item, content, parameters): a retry overwrites, never adds.
         key = (
@@ -208,17 +268,19 @@ class ItemActivities:
             "size_bytes": file.size,
         }
         completed = await _patiently(
-            lambda: self._store.complete_item(
-                request.job_id,
-                request.item_id,
-                ResultSpec(
-                    result_id=result_id_for(request.job_id, request.item_id),
-                    job_type=job.job_type,
-                    parameters_hash=job.parameters_hash,
-                    content_hash=file.content_hash,
-                    output_location=location,
-                    output_metadata=json.loads(json.dumps(metadata, default=str)),
-                ),
+            lambda: self._completions.submit(
+                (
+                    request.job_id,
+                    request.item_id,
+                    ResultSpec(
+                        result_id=result_id_for(request.job_id, request.item_id),
+                        job_type=job.job_type,
+                        parameters_hash=job.parameters_hash,
+                        content_hash=file.content_hash,
+                        output_location=location,
+                        output_metadata=json.loads(json.dumps(metadata, default=str)),
+                    ),
+                )
             )
         )
         if completed:

@@ -30,6 +30,8 @@ class ParentState(BaseModel):
     webhooks: bool = False
     webhook_retry_hours: float = 24.0
     webhook_initial_retry_seconds: float = 5.0
+    job_type: str = ""
+    directory_id: str | None = None
 
 
 class BatchParentInput(BaseModel):
@@ -99,6 +101,8 @@ class StartJobOutput(BaseModel):
     webhooks: bool = False
     webhook_retry_hours: float = 24.0
     webhook_initial_retry_seconds: float = 5.0
+    job_type: str = ""
+    directory_id: str | None = None
 
 
 class ListPageInput(BaseModel):
@@ -113,6 +117,8 @@ class ListPageOutput(BaseModel):
     """Items of the page that need a child workflow, and what the page skipped."""
 
     item_ids: list[str]
+    item_names: list[str] = Field(default_factory=list)
+    """Names of ``item_ids`` (same order), for the summaries shown in the Web UI."""
     skipped: int
     listed: int
     next_cursor: int
@@ -157,6 +163,7 @@ class ItemInput(BaseModel):
     job_id: str
     item_id: str
     timeout_seconds: float = 600.0
+    item_name: str = ""
 
 
 class ItemFailureInput(BaseModel):
@@ -168,7 +175,8 @@ class ItemFailureInput(BaseModel):
 
 
 class ItemOutcome(BaseModel):
-    """Final status of one item."""
+    """Status of one item after an attempt: final, or still open (``pending``/``processing``)
+    when a quick attempt left the document to the durable path."""
 
     item_id: str
     status: ItemStatus

@@ -10,8 +10,9 @@ from temporalio.api.operatorservice.v1 import (
     ListSearchAttributesRequest,
 )
 from temporalio.client import Client
-from temporalio.common import SearchAttributeKey
+from temporalio.common import Priority, SearchAttributeKey
 from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.runtime import Runtime
 from temporalio.service import RetryConfig
 
 from docbatch.settings import Settings
@@ -33,20 +34,39 @@ SEARCH_ATTRIBUTES: tuple[SearchAttributeKey[Any], ...] = (
 """Every custom search attribute docbatch sets, so users can filter in the Web UI."""
 
 
+PRIORITY_KEYS = {"critical": 1, "high": 2, "medium": 3, "low": 4}
+"""The reference's ``priority`` as Temporal priority keys (1 runs first; unset is 3)."""
+
+
+def temporal_priority(priority: str | None) -> Priority:
+    """Temporal's task priority for a job's ``priority`` (the default when unset)."""
+    if priority is None:
+        return Priority.default
+    return Priority(priority_key=PRIORITY_KEYS[priority])
+
+
 def cli_type(key: SearchAttributeKey[Any]) -> str:
     """The attribute's type as the ``temporal`` CLI names it (``Keyword``, ``Int``)."""
     return {"KEYWORD": "Keyword", "INT": "Int"}[key.indexed_value_type.name]
 
 
 async def connect(
-    settings: Settings, *, namespace: str | None = None, retry_config: RetryConfig | None = None
+    settings: Settings,
+    *,
+    namespace: str | None = None,
+    retry_config: RetryConfig | None = None,
+    runtime: Runtime | None = None,
 ) -> Client:
-    """A Temporal client with the pydantic data converter, from settings."""
+    """A Temporal client with the pydantic data converter, from settings.
+
+    ``runtime`` carries the SDK's telemetry (see ``docbatch.metrics.TemporalSdkMetrics``).
+    """
     return await Client.connect(
         settings.temporal_address,
         namespace=namespace or settings.temporal_namespace,
         data_converter=pydantic_data_converter,
         retry_config=retry_config,
+        runtime=runtime,
     )
 
 

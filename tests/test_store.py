@@ -1,11 +1,16 @@
-"""The SQL store on a real SQLite file: migrations, idempotent writes, dedup paging."""
+"""The SQL store on a real SQLite file (or a real Postgres database, see
+``tests.databases``): migrations, idempotent writes, dedup paging."""
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
+import sys
 from collections.abc import AsyncIterator
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
+import asyncpg
 import pytest
 
 from docbatch import service
@@ -14,6 +19,7 @@ from docbatch.models import ItemStatus, JobStatus, JobType, SkipReason
 from docbatch.store import ResultSpec, Store
 from docbatch.store.repository import utcnow
 from docbatch.store.tables import JobRow
+from tests.databases import asyncpg_dsn, fresh_postgres_database, fresh_store_url, requires_postgres
 from tests.workflows.helpers import write_text_files
 
 PROJECT = "proj-test"
@@ -21,9 +27,10 @@ PROJECT = "proj-test"
 
 @pytest.fixture
 async def store(tmp_path: Path) -> AsyncIterator[Store]:
-    opened = await Store.open(f"sqlite+aiosqlite:///{tmp_path / 'store.db'}")
-    yield opened
-    await opened.close()
+    async with fresh_store_url(tmp_path / "store.db") as url:
+        opened = await Store.open(url)
+        yield opened
+        await opened.close()
 
 
 def _job(directory_id: str | None, *, max_size: int = 10_000, parameters_hash: str = "h") -> JobRow:
@@ -74,6 +81,90 @@ async def test_migrations_create_the_schema_in_wal_mode(tmp_path: Path) -> None:
     assert version == "0003"
     # Opening again is a no-op migration.
     await (await Store.open(f"sqlite+aiosqlite:///{path}")).close()
+
+
+@requires_postgres
+async def test_processes_migrating_one_fresh_postgres_database_together_all_succeed() -> None:
+    """Workers started together each migrate at startup: the second waits for the first."""
+    migrate = "import sys; from docbatch.store.db import upgrade_sync; upgrade_sync(sys.argv[1])"
+    async with fresh_postgres_database() as url:
+        assert url is not None
+        processes = [
+            await asyncio.create_subprocess_exec(
+                sys.executable, "-c", migrate, url, stderr=asyncio.subprocess.PIPE
+            )
+            for _ in range(3)
+        ]
+        errors = [(await process.communicate())[1].decode() for process in processes]
+        assert [process.returncode for process in processes] == [0, 0, 0], errors
+        connection = await asyncpg.connect(asyncpg_dsn(url))
+        try:
+            tables = {
+                row["tablename"]
+                for row in await connection.fetch(
+                    "SELECT tablename FROM pg_tables WHERE schemaname = 'public'"
+                )
+            }
+            versions = await connection.fetch("SELECT version_num FROM alembic_version")
+            seq_type = await connection.fetchval(
+                "SELECT data_type FROM information_schema.columns"
+                " WHERE table_name = 'files' AND column_name = 'seq'"
+            )
+        finally:
+            await connection.close()
+    assert {"directories", "files", "jobs", "job_items", "processing_results"} <= tables
+    assert [row["version_num"] for row in versions] == ["0003"]
+    assert seq_type == "bigint"
+
+
+async def test_timestamps_come_back_in_utc_whatever_zone_they_were_written_in(
+    store: Store,
+) -> None:
+    written = datetime(2026, 3, 1, 12, 30, tzinfo=timezone(timedelta(hours=5)))
+    job = _job(None)
+    job.created_at = written
+    await store.create_job(job)
+    read = (await store.get_job(job.id)).created_at
+    assert read == written
+    assert read.utcoffset() == timedelta(0)
+
+
+async def test_an_item_completed_by_two_workers_at_once_counts_once(
+    store: Store, tmp_path: Path
+) -> None:
+    """Two stores (two workers' pools) race to complete every item of a page."""
+    folder = tmp_path / "docs"
+    write_text_files(folder, 20)
+    job = await _directory_job(store, folder)
+    page = await store.list_page(job.id, cursor=0, limit=20)
+    other = Store(store.url)
+    try:
+
+        async def complete(on: Store, item_id: str) -> bool:
+            await on.start_item(job.id, item_id)
+            return await on.complete_item(
+                job.id,
+                item_id,
+                ResultSpec(
+                    result_id=result_id_for(job.id, item_id),
+                    job_type=JobType.PARSE,
+                    parameters_hash="h",
+                    content_hash="c",
+                    output_location="file:///tmp/x.md",
+                    output_metadata={},
+                ),
+            )
+
+        outcomes = await asyncio.gather(
+            *(complete(on, item_id) for item_id in page.item_ids for on in (store, other))
+        )
+    finally:
+        await other.close()
+    assert sum(outcomes) == 20
+    row = await store.get_job(job.id)
+    assert (row.completed_items, row.total_items) == (20, 20)
+    for item_id in page.item_ids:
+        assert len(await store.results_for_item(item_id)) == 1
 
 
 async def test_registering_a_folder_twice_reuses_it_and_detects_changes(
@@ -133,7 +224,7 @@ async def test_completing_an_item_twice_writes_one_result_and_counts_once(
         output_metadata={},
     )
 
-    assert await store.mark_item_processing(job.id, item_id) == ItemStatus.PROCESSING
+    assert (await store.start_item(job.id, item_id))[0] == ItemStatus.PROCESSING
     assert await store.complete_item(job.id, item_id, spec) is True
     assert await store.complete_item(job.id, item_id, spec) is False
     assert await store.fail_item(job.id, item_id, "late failure") is False
@@ -186,7 +277,7 @@ async def test_cancel_open_items_covers_unlisted_files(store: Store, tmp_path: P
     write_text_files(folder, 6)
     job = await _directory_job(store, folder)
     page = await store.list_page(job.id, cursor=0, limit=2)
-    await store.mark_item_processing(job.id, page.item_ids[0])
+    await store.start_item(job.id, page.item_ids[0])
 
     cancelled = await store.cancel_open_items(job.id, reason="stop")
 

@@ -23,7 +23,7 @@ from temporalio.common import (
 )
 from temporalio.exceptions import CancelledError as TemporalCancelledError
 from temporalio.exceptions import ChildWorkflowError
-from temporalio.workflow import ParentClosePolicy
+from temporalio.workflow import ChildWorkflowCancellationType, ParentClosePolicy
 
 with workflow.unsafe.imports_passed_through():
     from activities.batch_activities import BatchActivities
@@ -48,7 +48,7 @@ with workflow.unsafe.imports_passed_through():
         WebhookDeliveryInput,
     )
     from docbatch.models import ItemStatus, JobStatus
-    from docbatch.temporal import JOB_ID, JOB_STATUS
+    from docbatch.temporal import DIRECTORY_ID, JOB_ID, JOB_STATUS, JOB_TYPE, PROGRESS
     from workflows.batch_item import BatchItemWorkflow
     from workflows.webhook_delivery import WebhookDeliveryWorkflow
 
@@ -77,6 +77,7 @@ class BatchParentWorkflow:
         self._cancel_requested = False
         self._cancel_reason: str | None = None
         self._finished = False
+        self._progress_shown = -1
 
     # ------------------------------------------------------------------ handlers
 
@@ -144,6 +145,8 @@ class BatchParentWorkflow:
                 webhooks=shape.webhooks,
                 webhook_retry_hours=shape.webhook_retry_hours,
                 webhook_initial_retry_seconds=shape.webhook_initial_retry_seconds,
+                job_type=shape.job_type,
+                directory_id=shape.directory_id,
             )
             self._upsert_status(JobStatus.RUNNING)
             await self._emit("pending")
@@ -215,7 +218,9 @@ class BatchParentWorkflow:
             pages += 1
             state.cursor = page.next_cursor
             state.skipped += page.skipped
-            for item_id in page.item_ids:
+            self._upsert_progress()
+            names = page.item_names or page.item_ids
+            for item_id, name in zip(page.item_ids, names, strict=True):
                 await workflow.wait_condition(
                     lambda: (
                         len(self._in_flight) < state.max_concurrent_children
@@ -224,25 +229,37 @@ class BatchParentWorkflow:
                 )
                 if self._cancel_requested:
                     return False
-                self._in_flight[item_id] = asyncio.create_task(self._run_child(item_id))
+                self._in_flight[item_id] = asyncio.create_task(self._run_child(item_id, name))
                 dispatched += 1
             if page.exhausted:
                 return True
         return False
 
-    async def _run_child(self, item_id: str) -> None:
+    async def _run_child(self, item_id: str, name: str) -> None:
+        state = self._state
         item = ItemInput(
-            job_id=self._job_id, item_id=item_id, timeout_seconds=self._state.timeout_seconds
+            job_id=self._job_id,
+            item_id=item_id,
+            item_name=name[:200],
+            timeout_seconds=state.timeout_seconds,
         )
+        attributes = [SearchAttributePair(JOB_ID, self._job_id)]
+        if state.job_type:
+            attributes.append(SearchAttributePair(JOB_TYPE, state.job_type))
+        if state.directory_id:
+            attributes.append(SearchAttributePair(DIRECTORY_ID, state.directory_id))
         try:
             outcome = await workflow.execute_child_workflow(
                 BatchItemWorkflow.run,
                 item,
                 id=item_workflow_id(self._job_id, item_id),
                 task_queue=workflow.info().task_queue,
-                search_attributes=TypedSearchAttributes(
-                    [SearchAttributePair(JOB_ID, self._job_id)]
-                ),
+                search_attributes=TypedSearchAttributes(attributes),
+                static_summary=f"{state.job_type or 'process'} {item.item_name}",
+                # Cancelling the job must not wait for each engine to stop: the store marks
+                # the items cancelled, and children still running are cancelled (or, once
+                # this workflow ends, terminated) without holding the job up.
+                cancellation_type=ChildWorkflowCancellationType.TRY_CANCEL,
             )
             self._count(outcome.status)
         except asyncio.CancelledError:
@@ -321,6 +338,14 @@ class BatchParentWorkflow:
     def _upsert_status(self, status: JobStatus) -> None:
         self._status = status
         workflow.upsert_search_attributes([JOB_STATUS.value_set(status.value)])
+        self._upsert_progress()
+
+    def _upsert_progress(self) -> None:
+        """Keep ``DocbatchProgress`` current (once per page: each upsert is an event)."""
+        percentage = int(self.progress().percentage)
+        if percentage != self._progress_shown:
+            self._progress_shown = percentage
+            workflow.upsert_search_attributes([PROGRESS.value_set(percentage)])
 
     async def _store_op(self, activity: Callable[[Any, Any], Awaitable[_R]], arg: Any) -> _R:
         # Store operations are short and idempotent: local activities keep them out of

@@ -16,6 +16,7 @@ import multiprocessing
 import os
 import signal
 import sys
+import time
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -23,6 +24,7 @@ from concurrent.futures.process import BrokenProcessPool
 from docbatch.engines.base import Engine, EngineRequest, EngineResult
 
 _PR_SET_PDEATHSIG = 1
+_SMOOTHING = 0.2
 
 
 class EngineCrashedError(RuntimeError):
@@ -92,6 +94,17 @@ class EnginePool:
         self.processes = processes
         self._slots = [_Slot() for _ in range(processes)]
         self._free: asyncio.Queue[_Slot] | None = None
+        self._waiting = 0
+        self._typical_seconds = 0.0
+        """Moving average of how long a document holds an engine process."""
+
+    def expected_wait(self) -> float:
+        """Seconds a document submitted now would likely wait for an engine process."""
+        free = self._queue().qsize()
+        queued = self._waiting - free
+        if queued < 0:
+            return 0.0
+        return (queued // self.processes + 1) * self._typical_seconds
 
     def _queue(self) -> asyncio.Queue[_Slot]:
         if self._free is None:
@@ -115,17 +128,24 @@ class EnginePool:
         process is stopped and ``EngineTimeoutError`` raised.
         """
         free = self._queue()
-        while True:
-            try:
-                slot = await asyncio.wait_for(free.get(), heartbeat_every)
-                break
-            except TimeoutError:
-                if heartbeat is not None:
-                    heartbeat()
+        self._waiting += 1
+        try:
+            while True:
+                try:
+                    slot = await asyncio.wait_for(free.get(), heartbeat_every)
+                    break
+                except TimeoutError:
+                    if heartbeat is not None:
+                        heartbeat()
+        finally:
+            self._waiting -= 1
+        started = time.monotonic()
         try:
             return await self._run_in(slot, engine, request, heartbeat, heartbeat_every, timeout)
         finally:
             free.put_nowait(slot)
+            held = time.monotonic() - started
+            self._typical_seconds += _SMOOTHING * (held - self._typical_seconds)
 
     async def _run_in(
         self,

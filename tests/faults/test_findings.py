@@ -36,6 +36,7 @@ from docbatch.store import FileSpec, ResultSpec, Store
 from docbatch.store.repository import utcnow
 from docbatch.store.tables import JobRow
 from tests.conftest import StackFactory
+from tests.databases import fresh_store_url
 from tests.faults.engines import echo_engine, fault_engine, open_gate, started_marker
 from tests.faults.harness import Cluster, ManagedProcess, eventually, group_members, items_named
 from tests.workflows.helpers import start_folder_job, write_text_files
@@ -238,7 +239,11 @@ async def test_no_result_is_recorded_for_an_item_cancelled_while_its_engine_ran(
     """Finding 7: the job is cancelled while an engine runs, then the engine finishes
     and its activity records the result: the item stayed cancelled (right) but got a
     processing result of the cancelled job (seen in the cancel scenarios)."""
-    store = await Store.open(f"sqlite+aiosqlite:///{tmp_path / 'store.db'}")
+    async with fresh_store_url(tmp_path / "store.db") as url:
+        await _cancelled_item_gets_no_result(await Store.open(url))
+
+
+async def _cancelled_item_gets_no_result(store: Store) -> None:
     try:
         directory = await store.create_directory(project_id="proj", name="docs")
         file = await store.put_file(
@@ -271,7 +276,7 @@ async def test_no_result_is_recorded_for_an_item_cancelled_while_its_engine_ran(
             updated_at=now,
         )
         await store.create_job(job, [file])
-        assert await store.mark_item_processing(job.id, file.id) == ItemStatus.PROCESSING
+        assert (await store.start_item(job.id, file.id))[0] == ItemStatus.PROCESSING
         assert await store.cancel_item(job.id, file.id)  # the cancel comes first
         recorded = await store.complete_item(  # then the engine's activity finishes
             job.id,
