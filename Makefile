@@ -6,7 +6,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: install system-deps run up worker test lint format bench clean
+.PHONY: install system-deps run up worker test test-postgres lint format bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -39,6 +39,18 @@ format: install
 
 test: lint ## lint, type-check, then the whole test suite
 	$(PY) -m pytest
+
+# Every store the tests make is a fresh database on that server (tests/databases.py). The
+# fault suite's figures go beside, not over, the SQLite ones in docs/reliability.md.
+test-postgres: install ## the whole test suite on PostgreSQL ($$DOCBATCH_TEST_DATABASE_URL, else scripts/install-postgres.sh's)
+	@url="$${DOCBATCH_TEST_DATABASE_URL:-$$(bash scripts/install-postgres.sh)}"; \
+	test -n "$$url" || { echo "test-postgres: no Postgres server" >&2; exit 1; }; \
+	DOCBATCH_TEST_DATABASE_URL="$$url" \
+	DOCBATCH_RELIABILITY_REPORT="$(CURDIR)/.docbatch/reliability-postgres.md" \
+	$(PY) -m pytest
+
+bench: install ## every benchmark (bench/run_all.py), long; writes bench/RESULTS.md
+	$(PY) bench/run_all.py
 
 clean:
 	rm -rf .docbatch .pytest_cache .mypy_cache .ruff_cache

@@ -22,7 +22,9 @@ from docbatch.blobs import BlobStore
 from docbatch.engines.base import Engine
 from docbatch.engines.pool import EnginePool
 from docbatch.engines.registry import run_engine
+from docbatch.interceptors import ObservabilityInterceptor
 from docbatch.logging import configure_logging
+from docbatch.metrics import ObservedStore, TemporalSdkMetrics, serve_metrics
 from docbatch.settings import Settings
 from docbatch.store import Store
 from docbatch.temporal import connect, ensure_search_attributes
@@ -46,7 +48,7 @@ class WorkerResources:
 @asynccontextmanager
 async def worker_resources(settings: Settings) -> AsyncIterator[WorkerResources]:
     """Open the store (migrated), the blob store and the engine pool; close them after."""
-    store = await Store.open(settings.effective_database_url)
+    store = await ObservedStore.open(settings.effective_database_url)
     pool = EnginePool(settings.engine_processes)
     http = httpx.AsyncClient(timeout=settings.webhook_timeout_seconds, follow_redirects=False)
     try:
@@ -82,6 +84,7 @@ def build_worker(
             batch.set_job_status,
             batch.cancel_job_items,
             items.process_item,
+            items.process_item_now,
             items.record_item_failure,
             items.record_item_cancelled,
             hooks.record_event,
@@ -93,19 +96,28 @@ def build_worker(
             )
         ),
         max_concurrent_activities=settings.max_concurrent_activities,
+        max_concurrent_workflow_tasks=settings.max_concurrent_workflow_tasks,
+        interceptors=[ObservabilityInterceptor()],
         graceful_shutdown_timeout=timedelta(seconds=10),
     )
 
 
 async def main(client: Client | None = None, settings: Settings | None = None) -> None:
-    """Run a worker until SIGINT or SIGTERM, then shut down gracefully."""
+    """Run a worker until SIGINT or SIGTERM, then shut down gracefully.
+
+    With ``metrics_port`` set it serves Prometheus ``/metrics``: docbatch's metrics and,
+    on the client it connects itself, the Temporal SDK's.
+    """
     settings = settings or Settings()
     configure_logging(settings.log_level, settings.log_format)
-    client = client or await connect(settings)
+    sdk_metrics = None
+    if client is None:
+        sdk_metrics = TemporalSdkMetrics() if settings.metrics_port else None
+        client = await connect(settings, runtime=sdk_metrics.runtime if sdk_metrics else None)
     added = await ensure_search_attributes(client)
     if added:
         log.info("registered search attributes", names=added)
-    async with worker_resources(settings) as resources:
+    async with worker_resources(settings) as resources, serve_metrics(settings, sdk_metrics):
         worker = build_worker(client, settings, resources)
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()

@@ -25,9 +25,12 @@ from docbatch.errors import ConfigError, DocumentError, NotFoundError
 from docbatch.ids import result_id_for
 from docbatch.messages import ItemFailureInput, ItemInput, ItemOutcome
 from docbatch.models import (
+    ClassifyJob,
+    ClassifyMode,
     ItemStatus,
     JobType,
     engine_config,
+    job_type_of,
     load_job_config,
     parse_parameters_of,
 )
@@ -42,9 +45,11 @@ DOCUMENT_ERROR_TYPE = "DocumentError"
 HEARTBEAT_EVERY_SECONDS = 2.0
 QUICK_MAX_WAIT_SECONDS = 1.0
 """The quick path is taken only when an engine process should be free within this."""
-QUICK_ENGINE_SECONDS = 5.0
-"""Engine time the quick path allows a document (below the workflow task's 10 s timeout,
-so a quick attempt never needs a workflow task heartbeat)."""
+QUICK_ENGINE_SECONDS = 3.0
+"""Engine time the quick path allows a document: with the wait, well below the workflow
+task's 10 s timeout, so a quick attempt never needs a workflow task heartbeat."""
+QUICK_MAX_BYTES = 2 * 1024 * 1024
+"""Larger files go straight to the durable path."""
 
 STORE_RETRY_INITIAL_SECONDS = 0.5
 STORE_RETRY_MAX_SECONDS = 10.0
@@ -81,6 +86,22 @@ class _JobContext:
     timeout_seconds: float
     extra_seconds_per_page: float
     output_destination: str | None
+    local_engine: bool
+    """The engine works on this machine alone (no LLM call whose latency we don't know)."""
+
+
+def _suits_quick_path(job: _JobContext, file: FileRow) -> bool:
+    """Whether the document is likely done within the quick path's budget.
+
+    A document stopped at the budget costs its engine process a restart, so the likely
+    slow ones (large files, images that need OCR, LLM calls) skip straight to the
+    durable path.
+    """
+    return (
+        job.local_engine
+        and file.size <= QUICK_MAX_BYTES
+        and not (file.mime_type or "").startswith("image/")
+    )
 
 
 @contextlib.asynccontextmanager
@@ -157,6 +178,8 @@ class ItemActivities:
                 output_destination=(
                     parameters.output_s3_path_prefix or self._settings.output_s3_prefix
                 ),
+                local_engine=job_type_of(config) == JobType.PARSE
+                or (isinstance(config, ClassifyJob) and config.mode != ClassifyMode.MULTIMODAL),
             )
             self._jobs[job_id] = context
             while len(self._jobs) > self._job_cache_size:
@@ -214,6 +237,8 @@ class ItemActivities:
             path = self._blobs.local_path(file.storage_location)
             if not path.is_file():  # one stat: not worth a thread hop
                 raise DocumentError(f"file not found: {file.path} is no longer at {path}")
+            if budget is not None and not _suits_quick_path(job, file):
+                return ItemOutcome(item_id=request.item_id, status=ItemStatus.PROCESSING)
             limit, pages = await self._time_limit(job, path, file.path)
             if progress_file is not None:
                 await asyncio.to_thread(self._progress_dir.mkdir, parents=True, exist_ok=True)

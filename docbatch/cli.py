@@ -305,6 +305,32 @@ def retry(
     raise typer.Exit(_run(go))
 
 
+RATE_EVERY_POLLS = 8
+"""The progress display polls every 0.25 s and refreshes items/s and ETA every 2 s."""
+
+
+def _duration_text(seconds: float) -> str:
+    """``42s``, ``3m 05s``, ``2h 07m``."""
+    whole = round(seconds)
+    if whole < 60:
+        return f"{whole}s"
+    minutes, secs = divmod(whole, 60)
+    if minutes < 60:
+        return f"{minutes}m {secs:02d}s"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}h {minutes:02d}m"
+
+
+def _rate_text(status: BatchGetStatusResponse) -> str:
+    """``12.5 items/s · ETA 1m 20s`` (what is known of it; empty when nothing is)."""
+    parts = []
+    if status.throughput_items_per_second is not None:
+        parts.append(f"{status.throughput_items_per_second:.3g} items/s")
+    if status.eta_seconds is not None and not status.job.status.is_terminal:
+        parts.append(f"ETA {_duration_text(status.eta_seconds)}")
+    return " · ".join(parts)
+
+
 def _reason(status: BatchGetStatusResponse) -> str:
     job = status.job
     if job.error_message:
@@ -328,14 +354,21 @@ async def _wait(
             MofNCompleteColumn(),
             TextColumn("{task.fields[detail]}"),
             TimeElapsedColumn(),
+            TextColumn("{task.fields[rate]}"),
             console=err,
             disable=quiet,
             transient=False,
         ) as bar:
-            task = bar.add_task(job_id, total=None, detail="")
+            task = bar.add_task(job_id, total=None, detail="", rate="")
+            polls = 0
             while True:
-                status = await service.get_status(store, job_id)
+                # Throughput costs a query: refresh it every few polls, not every one.
+                with_rate = polls % RATE_EVERY_POLLS == 0
+                polls += 1
+                status = await service.get_status(store, job_id, throughput=with_rate)
                 job = status.job
+                if with_rate:
+                    bar.update(task, rate=_rate_text(status))
                 done = (job.processed_items or 0) + (job.skipped_items or 0)
                 detail = (
                     f"{job.status.value} · ✓{(job.processed_items or 0) - (job.failed_items or 0)}"
@@ -343,7 +376,9 @@ async def _wait(
                 )
                 bar.update(task, total=job.total_items or None, completed=done, detail=detail)
                 if job.status.is_terminal:
-                    bar.update(task, completed=job.total_items)
+                    if not with_rate:
+                        status = await service.get_status(store, job_id)
+                    bar.update(task, completed=job.total_items, rate=_rate_text(status))
                     return status
                 if interrupted.is_set():
                     break
@@ -368,13 +403,14 @@ async def _print_summary(store: Store, status: BatchGetStatusResponse) -> None:
     job = status.job
     counts = views.job_counts(await store.get_job(job.id))
     table = Table(title=f"job {job.id} — {job.status.value}", show_header=True)
-    for column in ("total", "completed", "failed", "skipped", "cancelled", "wall time"):
+    for column in ("total", "completed", "failed", "skipped", "cancelled", "wall time", "items/s"):
         table.add_column(column, justify="right")
     wall = (
         f"{(job.completed_at - job.started_at).total_seconds():.1f}s"
         if job.completed_at and job.started_at
         else "-"
     )
+    rate = status.throughput_items_per_second
     table.add_row(
         str(counts.total),
         f"[green]{counts.completed}[/green]",
@@ -382,6 +418,7 @@ async def _print_summary(store: Store, status: BatchGetStatusResponse) -> None:
         str(counts.skipped),
         str(counts.cancelled),
         wall,
+        f"{rate:.3g}" if rate is not None else "-",
     )
     out.print(table)
     if counts.failed:
@@ -414,6 +451,11 @@ def status(job_id: str, as_json: JsonOption = False) -> None:
                 f" {result.progress_percentage:.1f}%  total {job.total_items}, processed"
                 f" {job.processed_items}, failed {job.failed_items}, skipped {job.skipped_items}"
             )
+            rate, eta = result.throughput_items_per_second, result.eta_seconds
+            line = "throughput " + (f"{rate:.3g} items/s" if rate is not None else "unknown")
+            if not job.status.is_terminal:
+                line += ", ETA " + (_duration_text(eta) if eta is not None else "unknown")
+            out.print(line)
             if job.error_message:
                 out.print(f"error: {job.error_message}")
 

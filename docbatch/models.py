@@ -678,6 +678,10 @@ class BatchGetStatusResponse(_Response):
 
     job: BatchJob
     progress_percentage: float = Field(ge=0, le=100)
+    throughput_items_per_second: float | None = Field(default=None, ge=0)
+    """docbatch extension: items processed per second lately (null until known)."""
+    eta_seconds: float | None = Field(default=None, ge=0)
+    """docbatch extension: estimated seconds until every item ended (0 once ended)."""
 
 
 class BatchCancelRequest(_Request):

@@ -11,6 +11,7 @@ import json
 import mimetypes
 import os
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -49,6 +50,7 @@ from docbatch.models import (
     ProcessingResult,
     job_type_of,
     parameters_hash,
+    parse_parameters_of,
     wants_reprocessing,
 )
 from docbatch.settings import Settings
@@ -60,7 +62,7 @@ from docbatch.store.tables import (
     JobRow,
     ProcessingResultRow,
 )
-from docbatch.temporal import DIRECTORY_ID, JOB_ID, JOB_STATUS, JOB_TYPE
+from docbatch.temporal import DIRECTORY_ID, JOB_ID, JOB_STATUS, JOB_TYPE, temporal_priority
 from docbatch.views import item_model, job_counts, job_model
 from docbatch.webhooks import validate_targets
 from workflows.batch_parent import BatchParentWorkflow
@@ -262,7 +264,10 @@ async def create_job(
             task_queue=settings.task_queue,
             search_attributes=TypedSearchAttributes(attributes),
             id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
-            static_summary=f"{job_type.value} batch {job_id}",
+            static_summary=_summary_of(job_type, request, len(items)),
+            # Children and their activities inherit it: when workers are saturated,
+            # Temporal's task queues hand out the work of urgent jobs first.
+            priority=temporal_priority(parse_parameters_of(config).priority),
         )
     except RPCError as exc:
         await store.delete_job(job_id)
@@ -272,6 +277,13 @@ async def create_job(
             ) from exc
         raise TemporalUnavailableError(f"could not start the batch workflow: {exc}") from exc
     return job
+
+
+def _summary_of(job_type: JobType, request: BatchCreateRequest, items: int) -> str:
+    """The parent workflow's one-line summary in the Web UI."""
+    if request.directory_id is not None:
+        return f"{job_type.value} batch over directory {request.directory_id}"
+    return f"{job_type.value} batch of {items} items"
 
 
 async def _idempotent_job(
@@ -343,13 +355,72 @@ def _check_engine_available(config: AnyJobConfig, job_type: JobType, settings: S
 
 
 async def get_status(
-    store: Store, job_id: str, *, project_id: str | None = None
+    store: Store, job_id: str, *, project_id: str | None = None, throughput: bool = True
 ) -> BatchGetStatusResponse:
-    """A job with its progress percentage (read from the store: no worker needed)."""
+    """A job with its progress percentage (read from the store: no worker needed).
+
+    With ``throughput`` (one more query while the job runs) it also has the job's
+    throughput and ETA (see :func:`job_throughput`).
+    """
     job = await store.get_job(job_id, project_id=project_id)
+    rate = await job_throughput(store, job) if throughput else Throughput(None, None)
     return BatchGetStatusResponse(
-        job=job_model(job), progress_percentage=job_counts(job).percentage
+        job=job_model(job),
+        progress_percentage=job_counts(job).percentage,
+        throughput_items_per_second=rate.items_per_second,
+        eta_seconds=rate.eta_seconds,
     )
+
+
+THROUGHPUT_WINDOW = timedelta(seconds=60)
+"""How far back a running job's throughput looks (recent, so an ETA follows changes)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Throughput:
+    """Items processed per second and the seconds left; None where unknown."""
+
+    items_per_second: float | None
+    eta_seconds: float | None
+
+
+async def job_throughput(store: Store, job: JobRow, *, now: datetime | None = None) -> Throughput:
+    """A job's processing rate and ETA, from the store.
+
+    The rate counts items processed (completed or failed; skipped items cost nothing and
+    would inflate it). A running job's rate is over the last ``THROUGHPUT_WINDOW`` (or
+    since it started, if later), read from its items' end times; when none ended in the
+    window, over the whole run. ETA = items not ended ÷ rate. An ended job has the rate
+    of its whole run and an ETA of 0; a job not started yet, or with nothing processed,
+    has neither.
+    """
+    counts = job_counts(job)
+    processed = counts.completed + counts.failed
+    if job.started_at is None:
+        return Throughput(None, None)
+    if JobStatus(job.status).is_terminal:
+        elapsed = ((job.completed_at or job.updated_at) - job.started_at).total_seconds()
+        rate = processed / elapsed if processed and elapsed > 0 else None
+        return Throughput(_rounded(rate), 0.0)
+    now = now or utcnow()
+    since = max(job.started_at, now - THROUGHPUT_WINDOW)
+    recent = await store.count_items_processed_since(job.id, since)
+    window = (now - since).total_seconds()
+    whole_run = (now - job.started_at).total_seconds()
+    rate = None
+    if recent and window > 0:
+        rate = recent / window
+    elif processed and whole_run > 0:
+        rate = processed / whole_run
+    if not rate:
+        return Throughput(None, None)
+    remaining = max(0, counts.total - counts.terminal)
+    return Throughput(_rounded(rate), round(remaining / rate, 1))
+
+
+def _rounded(rate: float | None) -> float | None:
+    # Four significant digits: a slow job's rate (one 30-minute scan) must not read 0.
+    return None if rate is None else float(f"{rate:.4g}")
 
 
 async def cancel_job(
@@ -388,16 +459,43 @@ async def cancel_job(
         job = await store.get_job(job_id)
         raise JobTerminalError(f"job {job_id} already {job.status}") from exc
     except RPCError as exc:
-        job = await store.get_job(job_id)
-        if JobStatus(job.status).is_terminal:
+        # The Update is answered by a workflow task; if that task fails (say, a child
+        # ended while the workflow was completing) the caller gets an error although the
+        # cancellation may have landed. The signal is durable and idempotent: send it,
+        # then answer from the store.
+        try:
+            await handle.signal(BatchParentWorkflow.cancel, request)
+        except RPCError:
+            job = await store.get_job(job_id)
+            if not JobStatus(job.status).is_terminal:
+                raise TemporalUnavailableError(f"could not cancel job {job_id}: {exc}") from exc
+        job = await _until_terminal(store, job_id, wait_seconds)
+        if job.status != JobStatus.CANCELLED.value and JobStatus(job.status).is_terminal:
             raise JobTerminalError(f"job {job_id} already {job.status}") from exc
-        raise TemporalUnavailableError(f"could not cancel job {job_id}: {exc}") from exc
+        return BatchCancelResponse(
+            job_id=job_id,
+            message=f"job cancelled{f': {reason}' if reason else ''}"
+            if job.status == JobStatus.CANCELLED.value
+            else "cancellation requested; it completes when a worker picks the job up",
+            processed_items=job.completed_items + job.failed_items,
+            status=JobStatus(job.status),
+        )
     return BatchCancelResponse(
         job_id=job_id,
         message=f"job cancelled{f': {reason}' if reason else ''}",
         processed_items=result.processed_items,
         status=result.status,
     )
+
+
+async def _until_terminal(store: Store, job_id: str, wait_seconds: float) -> JobRow:
+    """The job once it ended, or as it is after ``wait_seconds``."""
+    deadline = asyncio.get_running_loop().time() + wait_seconds
+    while True:
+        job = await store.get_job(job_id)
+        if JobStatus(job.status).is_terminal or asyncio.get_running_loop().time() > deadline:
+            return job
+        await asyncio.sleep(0.2)
 
 
 async def list_jobs(

@@ -39,6 +39,8 @@ class Settings(BaseSettings):
     engine_processes: int = Field(default_factory=lambda: os.cpu_count() or 1, gt=0)
     """Size of the worker's process pool that runs the CPU-bound engines."""
     max_concurrent_activities: int = Field(default=50, gt=0)
+    max_concurrent_workflow_tasks: int = Field(default=100, ge=2)
+    """Workflow tasks a worker runs at once; an item's quick attempt runs inside one."""
     default_job_timeout_seconds: float = Field(default=600.0, gt=0)
 
     llm_base_url: str | None = None
@@ -70,6 +72,11 @@ class Settings(BaseSettings):
 
     log_level: str = "INFO"
     log_format: str = Field(default="auto", pattern="^(auto|console|json)$")
+
+    metrics_port: int | None = Field(default=None, gt=0, lt=65536)
+    """Serve Prometheus ``/metrics`` on this port (worker); None serves no endpoint."""
+    metrics_host: str = "127.0.0.1"
+    """Address the worker's metrics endpoint binds (``0.0.0.0`` in a container)."""
 
     dev_server_port: int = Field(default=7233, gt=0, lt=65536)
     dev_ui_port: int = Field(default=8233, gt=0, lt=65536)

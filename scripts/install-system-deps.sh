@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# System packages docbatch uses: Tesseract OCR and its common language packs (Debian).
+# System packages docbatch uses: Tesseract OCR and its common language packs, and
+# Chromium for the Web UI test (tests/test_web_ui.py drives it headless) (Debian).
 # Idempotent; needs root (CI and this machine run as root).
 set -euo pipefail
 packs=(eng deu fra spa ita por nld kor jpn chi-sim chi-tra rus)
@@ -8,8 +9,13 @@ command -v tesseract >/dev/null || missing+=(tesseract-ocr)
 for pack in "${packs[@]}"; do
   dpkg -s "tesseract-ocr-$pack" >/dev/null 2>&1 || missing+=("tesseract-ocr-$pack")
 done
+# Debian's chromium installs /usr/bin/chromium; fonts-liberation is its recommended
+# font set (skipped by --no-install-recommends), so pages render with the usual metrics.
+[ -x /usr/bin/chromium ] || missing+=(chromium)
+dpkg -s fonts-liberation >/dev/null 2>&1 || missing+=(fonts-liberation)
 if [ ${#missing[@]} -gt 0 ]; then
   apt-get update -qq
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 tesseract --version | head -n 1
+/usr/bin/chromium --version 2>/dev/null  # its launcher script warns about /dev/shm on stderr

@@ -1,4 +1,5 @@
-"""Shared fixtures: a real Temporal dev server, a real SQLite store, real files."""
+"""Shared fixtures: a real Temporal dev server, a real SQLite store (or Postgres, see
+``tests.databases``), real files."""
 
 from __future__ import annotations
 
@@ -25,6 +26,7 @@ from docbatch.settings import Settings
 from docbatch.stack import temporal_binary
 from docbatch.store import Store
 from docbatch.temporal import SEARCH_ATTRIBUTES
+from tests.databases import fresh_postgres_database
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SHARED = REPO_ROOT.parent / "shared"
@@ -77,14 +79,31 @@ StackFactory = Callable[..., contextlib.AbstractAsyncContextManager[Stack]]
 
 
 @pytest.fixture
-def make_stack(
+async def database_url() -> AsyncIterator[str | None]:
+    """A fresh Postgres database for a test's own processes when DOCBATCH_TEST_DATABASE_URL
+    is set; None otherwise (the default SQLite file in the data dir)."""
+    async with fresh_postgres_database() as url:
+        yield url
+
+
+@pytest.fixture
+async def make_stack(
     temporal_env: WorkflowEnvironment, engine_pool: EnginePool, tmp_path: Path
-) -> StackFactory:
-    """Build a stack with settings overrides and an optional engine (default: the real one)."""
+) -> AsyncIterator[StackFactory]:
+    """Build a stack with settings overrides and an optional engine (default: the real one).
+
+    With ``DOCBATCH_TEST_DATABASE_URL`` set, each stack gets a fresh Postgres database,
+    dropped when the test ends: like the SQLite file of a stack, it outlives the stack
+    for the test's last reads.
+    """
+    databases = contextlib.AsyncExitStack()
 
     @contextlib.asynccontextmanager
     async def factory(engine: Engine = run_engine, **overrides: Any) -> AsyncIterator[Stack]:
         data_dir = tmp_path / f"data-{uuid.uuid4().hex[:8]}"
+        database_url = await databases.enter_async_context(fresh_postgres_database())
+        if database_url is not None:
+            overrides.setdefault("database_url", database_url)
         settings = Settings(
             data_dir=data_dir,
             task_queue=f"test-{uuid.uuid4()}",
@@ -104,7 +123,8 @@ def make_stack(
             await http.aclose()
             await store.close()
 
-    return factory
+    async with databases:
+        yield factory
 
 
 @pytest.fixture

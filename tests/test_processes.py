@@ -40,16 +40,22 @@ async def _wait_exit(process: subprocess.Popen[bytes], timeout: float = PROCESS_
 
 
 async def test_worker_process_runs_jobs_and_stops_gracefully_on_sigterm(
-    temporal_env: WorkflowEnvironment, tmp_path: Path
+    temporal_env: WorkflowEnvironment, tmp_path: Path, database_url: str | None
 ) -> None:
     task_queue = f"proc-{uuid.uuid4()}"
     address = temporal_env.client.service_client.config.target_host
-    env = _env(tmp_path, TEMPORAL_ADDRESS=address, DOCBATCH_TASK_QUEUE=task_queue)
+    store_env = {"DOCBATCH_DATABASE_URL": database_url} if database_url else {}
+    env = _env(tmp_path, TEMPORAL_ADDRESS=address, DOCBATCH_TASK_QUEUE=task_queue, **store_env)
     log = (tmp_path / "worker.log").open("wb")
     process = subprocess.Popen(
         [sys.executable, "worker.py"], cwd=REPO_ROOT, env=env, stdout=log, stderr=log
     )
-    settings = Settings(data_dir=tmp_path, task_queue=task_queue, temporal_address=address)
+    settings = Settings(
+        data_dir=tmp_path,
+        task_queue=task_queue,
+        temporal_address=address,
+        database_url=database_url,
+    )
     store = await Store.open(settings.effective_database_url)
     try:
         folder = tmp_path / "docs"

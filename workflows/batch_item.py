@@ -32,7 +32,7 @@ ENGINE_RETRY_POLICY = RetryPolicy(
     non_retryable_error_types=[DOCUMENT_ERROR_TYPE],
 )
 QUICK_ATTEMPT_TIMEOUT = timedelta(seconds=30)
-"""Bounds a quick attempt (its engine budget is 5 s); past it the durable path takes over."""
+"""Bounds a quick attempt (its engine budget is 3 s); past it the durable path takes over."""
 QUICK_ATTEMPT_RETRY_POLICY = RetryPolicy(maximum_attempts=1)
 """A quick attempt is never retried in place: whatever went wrong, the durable path retries."""
 BOOKKEEPING_TIMEOUT = timedelta(seconds=30)

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Annotated
 
 from fastapi import Depends, HTTPException, Query, Request, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from prometheus_client import CollectorRegistry
 
 from docbatch.api.temporal_clients import TemporalClients
 from docbatch.auth import Principal, authenticate
 from docbatch.blobs import BlobStore
+from docbatch.metrics import endpoint_registry
 from docbatch.settings import Settings
 from docbatch.store import Store
 
@@ -23,6 +25,8 @@ class AppState:
     store: Store
     blobs: BlobStore
     temporal: TemporalClients
+    metrics: CollectorRegistry = field(default_factory=endpoint_registry)
+    """What ``/metrics`` serves."""
 
 
 def get_state(request: Request) -> AppState:

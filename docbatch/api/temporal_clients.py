@@ -6,6 +6,7 @@ import asyncio
 from datetime import timedelta
 
 from temporalio.client import Client
+from temporalio.runtime import Runtime
 from temporalio.service import RetryConfig
 
 from docbatch.service import TemporalUnavailableError
@@ -25,9 +26,12 @@ API_RETRY_CONFIG = RetryConfig(
 class TemporalClients:
     """Hands out clients per namespace; the API starts even while Temporal is down."""
 
-    def __init__(self, settings: Settings, client: Client | None = None) -> None:
+    def __init__(
+        self, settings: Settings, client: Client | None = None, *, runtime: Runtime | None = None
+    ) -> None:
         self._settings = settings
         self._base = client
+        self._runtime = runtime
         self._lock = asyncio.Lock()
 
     async def get(self, namespace: str | None = None) -> Client:
@@ -42,7 +46,9 @@ class TemporalClients:
             if self._base is None:
                 try:
                     self._base = await asyncio.wait_for(
-                        connect(self._settings, retry_config=API_RETRY_CONFIG),
+                        connect(
+                            self._settings, retry_config=API_RETRY_CONFIG, runtime=self._runtime
+                        ),
                         CONNECT_TIMEOUT_SECONDS,
                     )
                 except (RuntimeError, TimeoutError, OSError) as exc:

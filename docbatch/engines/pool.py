@@ -95,8 +95,9 @@ class EnginePool:
         self._slots = [_Slot() for _ in range(processes)]
         self._free: asyncio.Queue[_Slot] | None = None
         self._waiting = 0
-        self._typical_seconds = 0.0
-        """Moving average of how long a document holds an engine process."""
+        self._typical_seconds = 0.5
+        """Moving average of how long a document holds an engine process (a cautious
+        guess until the first documents are through)."""
 
     def expected_wait(self) -> float:
         """Seconds a document submitted now would likely wait for an engine process."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 
 from alembic import context
+from sqlalchemy import text
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
 
@@ -12,8 +13,18 @@ from docbatch.store.tables import Base
 
 target_metadata = Base.metadata
 
+POSTGRES_MIGRATION_LOCK = 0x646F6362617463
+"""Advisory lock key ("docbatc") held while migrating a Postgres database."""
+
 
 def _run(connection: Connection) -> None:
+    if connection.dialect.name == "postgresql":
+        # Every worker and API process migrates at startup. Started together on a fresh
+        # database they would all create the same tables; one at a time, the later ones
+        # find the schema at head. The lock ends with the migration's transaction.
+        connection.execute(
+            text("SELECT pg_advisory_xact_lock(:key)"), {"key": POSTGRES_MIGRATION_LOCK}
+        )
     context.configure(
         connection=connection,
         target_metadata=target_metadata,

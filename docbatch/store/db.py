@@ -1,8 +1,10 @@
-"""Database engines for the store: SQLite (WAL, immediate write transactions) or Postgres."""
+"""Database engines for the store: SQLite (WAL, immediate write transactions) or Postgres
+(asyncpg, READ COMMITTED: every guarded transition is one ``UPDATE … WHERE status IN``)."""
 
 from __future__ import annotations
 
 import asyncio
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -25,13 +27,27 @@ def create_engines(url: str) -> tuple[AsyncEngine, AsyncEngine]:
     transaction that later upgrades to a write lock fails at once with "database is
     locked" under concurrency instead of waiting on ``busy_timeout``. Readers keep
     deferred transactions so that, with WAL, they never wait for writers.
+
+    SQLite takes one writer at a time, so the writer engine holds a single connection:
+    a process's writers then queue on the pool (woken the moment it is free) instead of
+    contending for the file lock, where SQLite's busy handler sleeps up to 100 ms a try.
+    Measured with 100 items in flight: 300-400 ms a write transaction with the default
+    pool of 5+10 connections, a few ms with one.
     """
     if not is_sqlite(url):
-        engine = create_async_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+        engine = create_async_engine(
+            url,
+            pool_pre_ping=True,
+            pool_size=10,
+            max_overflow=20,
+            connect_args=_postgres_connect_args(url),
+        )
         return engine, engine
     ensure_sqlite_directory(url)
     reader = create_async_engine(url, connect_args={"timeout": 60})
-    writer = create_async_engine(url, connect_args={"timeout": 60})
+    writer = create_async_engine(
+        url, connect_args={"timeout": 60}, pool_size=1, max_overflow=0, pool_timeout=600
+    )
     _configure_sqlite(reader, begin="BEGIN")
     _configure_sqlite(writer, begin="BEGIN IMMEDIATE")
     return reader, writer
@@ -44,6 +60,19 @@ def ensure_sqlite_directory(url: str) -> None:
     database = make_url(url).database
     if database and database != ":memory:":
         Path(database).parent.mkdir(parents=True, exist_ok=True)
+
+
+def is_postgres(url: str) -> bool:
+    """Whether the URL names a PostgreSQL database."""
+    return make_url(url).get_backend_name() == "postgresql"
+
+
+def _postgres_connect_args(url: str) -> dict[str, Any]:
+    if make_url(url).get_driver_name() != "asyncpg":
+        return {}
+    # Name the connections in pg_stat_activity; UTC sessions so that anything rendered
+    # server-side (logs, ``now()``) agrees with the UTC timestamps docbatch writes.
+    return {"server_settings": {"application_name": "docbatch", "timezone": "UTC"}}
 
 
 def _configure_sqlite(engine: AsyncEngine, *, begin: str) -> None:
@@ -73,12 +102,18 @@ def _alembic_config(url: str) -> Any:
     return config
 
 
+_UPGRADE_LOCK = threading.Lock()
+"""Alembic keeps its migration context in module globals: one upgrade per process at a
+time. Between processes, the migration environment takes a database lock on Postgres."""
+
+
 def upgrade_sync(url: str) -> None:
     """Apply every pending migration (blocking; runs its own event loop)."""
     from alembic import command
 
     ensure_sqlite_directory(url)
-    command.upgrade(_alembic_config(url), "head")
+    with _UPGRADE_LOCK:
+        command.upgrade(_alembic_config(url), "head")
 
 
 async def upgrade(url: str) -> None:

@@ -13,9 +13,22 @@ from collections.abc import AsyncIterator, Iterable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import and_, delete, exists, func, insert, literal, select, text, update
+from sqlalchemy import (
+    Table,
+    and_,
+    bindparam,
+    delete,
+    exists,
+    func,
+    insert,
+    literal,
+    or_,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -50,6 +63,17 @@ _COUNTER_OF_STATUS = {
     ItemStatus.SKIPPED: JobRow.skipped_items,
     ItemStatus.CANCELLED: JobRow.cancelled_items,
 }
+
+
+ItemKey = tuple[str, str]
+"""A job item: (job id, item id)."""
+
+
+def _by_job(keys: Iterable[ItemKey]) -> dict[str, list[str]]:
+    grouped: dict[str, list[str]] = {}
+    for job_id, item_id in keys:
+        grouped.setdefault(job_id, []).append(item_id)
+    return grouped
 
 
 def utcnow() -> datetime:
@@ -149,17 +173,32 @@ class Store:
         """The directory of a local folder (or a new one), created once per project."""
         async with self._transaction() as session:
             if source_path is not None:
+                # Insert-if-absent in one statement: two processes registering the same
+                # folder on Postgres would otherwise both miss it and both insert it.
+                now = utcnow()
+                await session.execute(
+                    self._insert(DirectoryRow)
+                    .values(
+                        id=new_id(DIRECTORY_PREFIX),
+                        project_id=project_id,
+                        name=name,
+                        source_path=source_path,
+                        created_at=now,
+                        updated_at=now,
+                    )
+                    .on_conflict_do_nothing(index_elements=["project_id", "source_path"])
+                )
                 found = await session.scalar(
                     select(DirectoryRow).where(
                         DirectoryRow.project_id == project_id,
                         DirectoryRow.source_path == source_path,
                     )
                 )
-                if found is not None:
-                    if found.deleted_at is not None:
-                        found.deleted_at = None
-                        found.updated_at = utcnow()
-                    return found
+                assert found is not None
+                if found.deleted_at is not None:
+                    found.deleted_at = None
+                    found.updated_at = now
+                return found
             now = utcnow()
             row = DirectoryRow(
                 id=new_id(DIRECTORY_PREFIX),
@@ -233,6 +272,11 @@ class Store:
         now = utcnow()
         added = changed = unchanged = removed = 0
         async with self._transaction() as session:
+            # Two syncs of one directory at once would both insert its new paths; on
+            # Postgres the second waits here (SQLite serialises every writer anyway).
+            await session.execute(
+                select(DirectoryRow.id).where(DirectoryRow.id == directory_id).with_for_update()
+            )
             existing = {
                 r.path: r
                 for r in (
@@ -440,7 +484,8 @@ class Store:
             conditions.append(func.coalesce(FileRow.display_name, FileRow.path) == display_name)
         if display_name_contains is not None:
             conditions.append(
-                func.coalesce(FileRow.display_name, FileRow.path).contains(
+                # SQLite's LIKE ignores ASCII case, Postgres's does not: ILIKE on both.
+                func.coalesce(FileRow.display_name, FileRow.path).icontains(
                     display_name_contains, autoescape=True
                 )
             )
@@ -628,6 +673,20 @@ class Store:
             )
             return list(rows)
 
+    async def count_items_processed_since(self, job_id: str, since: datetime) -> int:
+        """How many of a job's items ended completed or failed at ``since`` or later."""
+        async with self._read() as session:
+            count = await session.scalar(
+                select(func.count())
+                .select_from(JobItemRow)
+                .where(
+                    JobItemRow.job_id == job_id,
+                    JobItemRow.status.in_([ItemStatus.COMPLETED.value, ItemStatus.FAILED.value]),
+                    JobItemRow.completed_at >= since,
+                )
+            )
+        return int(count or 0)
+
     async def get_job(self, job_id: str, *, project_id: str | None = None) -> JobRow:
         """A job by id; ``NotFoundError`` if absent or in another project."""
         async with self._read() as session:
@@ -725,7 +784,9 @@ class Store:
     async def start_job(self, job_id: str, *, default_timeout_seconds: float) -> StartJobOutput:
         """Mark the job running and fix what it covers (directory files registered so far)."""
         async with self._transaction() as session:
-            job = await session.get(JobRow, job_id)
+            # FOR UPDATE: read-then-write; a retried attempt racing the first must not
+            # start the job twice (SQLite's BEGIN IMMEDIATE already serialises writers).
+            job = await session.get(JobRow, job_id, with_for_update=True)
             if job is None:
                 raise NotFoundError(f"job {job_id} not found")
             timeout = _timeout_seconds(job, default_timeout_seconds)
@@ -776,6 +837,7 @@ class Store:
                 await session.execute(
                     select(
                         JobItemRow.item_id,
+                        JobItemRow.item_name,
                         JobItemRow.ordinal,
                         JobItemRow.status,
                         FileRow.size,
@@ -785,47 +847,83 @@ class Store:
                     .where(JobItemRow.job_id == job_id, JobItemRow.ordinal > cursor)
                     .order_by(JobItemRow.ordinal)
                     .limit(limit)
+                    # Postgres: lock the page's items for the skips below (SQLite's
+                    # BEGIN IMMEDIATE already holds the write lock).
+                    .with_for_update(of=JobItemRow)
                 )
             ).all()
             status = {r.item_id: r.status for r in page}
-
-            too_large = [
-                r.item_id
-                for r in page
-                if r.status == ItemStatus.PENDING.value
-                and r.size is not None
-                and r.size > job.max_file_size_bytes
-            ]
-            for item_id in too_large:
-                if await self._transition(
-                    session, job, item_id, ItemStatus.SKIPPED, now,
-                    skip_reason=SkipReason.SIZE_LIMIT_EXCEEDED,
-                ):  # fmt: skip
-                    status[item_id] = ItemStatus.SKIPPED.value
-
+            skips: dict[str, tuple[SkipReason, str | None]] = {}
+            for r in page:
+                if (
+                    r.status == ItemStatus.PENDING.value
+                    and r.size is not None
+                    and r.size > job.max_file_size_bytes
+                ):
+                    skips[r.item_id] = (SkipReason.SIZE_LIMIT_EXCEEDED, None)
             if not job.invalidate_cache:
                 candidates = {
                     r.item_id: r.content_hash
                     for r in page
-                    if status[r.item_id] == ItemStatus.PENDING.value and r.content_hash
+                    if r.status == ItemStatus.PENDING.value
+                    and r.item_id not in skips
+                    and r.content_hash
                 }
                 done = await self._processed_hashes(session, job, set(candidates.values()))
                 for item_id, content_hash in candidates.items():
-                    result_id = done.get(content_hash)
-                    if result_id is not None and await self._transition(
-                        session, job, item_id, ItemStatus.SKIPPED, now,
-                        skip_reason=SkipReason.ALREADY_PROCESSED, result_id=result_id,
-                    ):  # fmt: skip
-                        status[item_id] = ItemStatus.SKIPPED.value
+                    if content_hash in done:
+                        skips[item_id] = (SkipReason.ALREADY_PROCESSED, done[content_hash])
+            await self._skip_items(session, job_id, skips, now)
+            for item_id in skips:
+                status[item_id] = ItemStatus.SKIPPED.value
 
             job.updated_at = now
+            to_process = [r for r in page if status[r.item_id] == ItemStatus.PENDING.value]
             return ListPageOutput(
-                item_ids=[r.item_id for r in page if status[r.item_id] == ItemStatus.PENDING.value],
+                item_ids=[r.item_id for r in to_process],
+                item_names=[r.item_name or r.item_id for r in to_process],
                 skipped=sum(1 for s in status.values() if s == ItemStatus.SKIPPED.value),
                 listed=len(page),
                 next_cursor=page[-1].ordinal if page else cursor,
                 exhausted=len(page) < limit,
             )
+
+    async def _skip_items(
+        self,
+        session: AsyncSession,
+        job_id: str,
+        skips: dict[str, tuple[SkipReason, str | None]],
+        now: datetime,
+    ) -> None:
+        """Skip pending items of a page (locked by the caller): one statement, one count.
+
+        A re-run over a directory already processed skips whole pages: a statement per
+        item would make skipping cost as much as dispatching.
+        """
+        if not skips:
+            return
+        items = cast(Table, JobItemRow.__table__)
+        await session.execute(
+            update(items)
+            .where(
+                items.c.job_id == bindparam("key_job"),
+                items.c.item_id == bindparam("key_item"),
+                items.c.status == ItemStatus.PENDING.value,
+            )
+            .values(
+                status=ItemStatus.SKIPPED.value,
+                updated_at=now,
+                completed_at=now,
+                skip_reason=bindparam("new_reason"),
+                result_id=bindparam("new_result"),
+            ),
+            [
+                {"key_job": job_id, "key_item": item_id, "new_reason": reason.value,
+                 "new_result": result_id}
+                for item_id, (reason, result_id) in skips.items()
+            ],
+        )  # fmt: skip
+        await _bump(session, job_id, JobRow.skipped_items, len(skips))
 
     async def _insert_directory_page(
         self, session: AsyncSession, job: JobRow, *, cursor: int, limit: int, now: datetime
@@ -909,7 +1007,9 @@ class Store:
         Reaching a terminal status also fixes ``total_items`` to the items the job has.
         """
         async with self._transaction() as session:
-            job = await session.get(JobRow, job_id)
+            # FOR UPDATE: a cancel and the end of the job racing on Postgres must not
+            # both see it open and both write a terminal status.
+            job = await session.get(JobRow, job_id, with_for_update=True)
             if job is None:
                 raise NotFoundError(f"job {job_id} not found")
             if job.status in _TERMINAL_JOB_VALUES:
@@ -931,23 +1031,42 @@ class Store:
                 )
             return status
 
-    async def mark_item_processing(self, job_id: str, item_id: str) -> ItemStatus:
-        """Mark a pending item ``processing``; returns the item's status afterwards."""
+    async def start_item(self, job_id: str, item_id: str) -> tuple[ItemStatus, FileRow | None]:
+        """Mark a pending item ``processing``; return its status afterwards and its file."""
+        started = await self.start_items([(job_id, item_id)])
+        if (job_id, item_id) not in started:
+            raise NotFoundError(f"item {item_id} of job {job_id} not found")
+        return started[(job_id, item_id)]
+
+    async def start_items(
+        self, keys: Sequence[ItemKey]
+    ) -> dict[ItemKey, tuple[ItemStatus, FileRow | None]]:
+        """Mark the pending items among ``keys`` ``processing``, in one transaction.
+
+        Returns each item's status afterwards and its file; unknown items are left out.
+        Statements per call do not grow with the number of items (group commit).
+        """
         async with self._transaction() as session:
             now = utcnow()
-            await session.execute(
-                update(JobItemRow)
-                .where(
-                    JobItemRow.job_id == job_id,
-                    JobItemRow.item_id == item_id,
-                    JobItemRow.status == ItemStatus.PENDING.value,
+            found: dict[ItemKey, tuple[ItemStatus, FileRow | None]] = {}
+            for job_id, item_ids in _by_job(keys).items():
+                await session.execute(
+                    update(JobItemRow)
+                    .where(
+                        JobItemRow.job_id == job_id,
+                        JobItemRow.item_id.in_(item_ids),
+                        JobItemRow.status == ItemStatus.PENDING.value,
+                    )
+                    .values(status=ItemStatus.PROCESSING.value, started_at=now, updated_at=now)
                 )
-                .values(status=ItemStatus.PROCESSING.value, started_at=now, updated_at=now)
-            )
-            row = await session.get(JobItemRow, (job_id, item_id))
-            if row is None:
-                raise NotFoundError(f"item {item_id} of job {job_id} not found")
-            return ItemStatus(row.status)
+                rows = await session.execute(
+                    select(JobItemRow.item_id, JobItemRow.status, FileRow)
+                    .join(FileRow, FileRow.id == JobItemRow.item_id, isouter=True)
+                    .where(JobItemRow.job_id == job_id, JobItemRow.item_id.in_(item_ids))
+                )
+                for row in rows:
+                    found[(job_id, row.item_id)] = (ItemStatus(row.status), row.FileRow)
+            return found
 
     async def complete_item(self, job_id: str, item_id: str, result: ResultSpec) -> bool:
         """Mark the item completed and record its result, once; False if it had ended.
@@ -955,30 +1074,81 @@ class Store:
         An item that ended meanwhile (cancelled while its engine ran) gets no result: the
         output stays in blob storage but no job claims it.
         """
+        return (job_id, item_id) in await self.complete_items([(job_id, item_id, result)])
+
+    async def complete_items(
+        self, completions: Sequence[tuple[str, str, ResultSpec]]
+    ) -> set[ItemKey]:
+        """Complete many items and record their results in one transaction (group commit).
+
+        Only items still open move (and get a result row and a count on their job); the
+        others are left as they are. Returns the keys of the items that moved. A constant
+        number of statements per call, whatever the number of items.
+        """
+        if not completions:
+            return set()
+        items = cast(Table, JobItemRow.__table__)
         async with self._transaction() as session:
             now = utcnow()
-            job = await _job_or_not_found(session, job_id)
-            moved = await self._transition(
-                session, job, item_id, ItemStatus.COMPLETED, now, result_id=result.result_id
-            )
-            if not moved:
-                return False
-            await session.execute(
-                self._insert(ProcessingResultRow)
-                .values(
-                    result_id=result.result_id,
-                    item_id=item_id,
-                    job_id=job_id,
-                    job_type=result.job_type.value,
-                    parameters_hash=result.parameters_hash,
-                    content_hash=result.content_hash,
-                    output_location=result.output_location,
-                    output_metadata_json=json.dumps(result.output_metadata),
-                    processed_at=now,
+            open_now: set[ItemKey] = set()
+            for job_id, item_ids in _by_job([(j, i) for j, i, _ in completions]).items():
+                # Locks the rows on Postgres; SQLite's BEGIN IMMEDIATE already holds the
+                # database's write lock for this transaction.
+                rows = await session.execute(
+                    select(JobItemRow.item_id)
+                    .where(
+                        JobItemRow.job_id == job_id,
+                        JobItemRow.item_id.in_(item_ids),
+                        JobItemRow.status.in_(_OPEN_ITEM_STATUSES),
+                    )
+                    .with_for_update()
                 )
-                .on_conflict_do_nothing(index_elements=["result_id"])
+                open_now.update((job_id, item_id) for (item_id,) in rows)
+            moving = [(j, i, r) for j, i, r in completions if (j, i) in open_now]
+            moving = list({(j, i): (j, i, r) for j, i, r in moving}.values())
+            if not moving:
+                return set()
+            await session.execute(
+                update(items)
+                .where(
+                    items.c.job_id == bindparam("key_job"),
+                    items.c.item_id == bindparam("key_item"),
+                    # Not IN (…): expanding parameters cannot be used with executemany.
+                    or_(*(items.c.status == status for status in _OPEN_ITEM_STATUSES)),
+                )
+                .values(
+                    status=ItemStatus.COMPLETED.value,
+                    updated_at=now,
+                    completed_at=now,
+                    result_id=bindparam("new_result"),
+                ),
+                [{"key_job": j, "key_item": i, "new_result": r.result_id} for j, i, r in moving],
             )
-            return True
+            await session.execute(
+                self._insert(ProcessingResultRow.__table__).on_conflict_do_nothing(
+                    index_elements=["result_id"]
+                ),
+                [
+                    {
+                        "result_id": r.result_id,
+                        "item_id": i,
+                        "job_id": j,
+                        "job_type": r.job_type.value,
+                        "parameters_hash": r.parameters_hash,
+                        "content_hash": r.content_hash,
+                        "output_location": r.output_location,
+                        "output_metadata_json": json.dumps(r.output_metadata),
+                        "processed_at": now,
+                    }
+                    for j, i, r in moving
+                ],
+            )
+            per_job: dict[str, int] = {}
+            for j, _, _ in moving:
+                per_job[j] = per_job.get(j, 0) + 1
+            for j, count in per_job.items():
+                await _bump(session, j, JobRow.completed_items, count)
+            return {(j, i) for j, i, _ in moving}
 
     async def fail_item(self, job_id: str, item_id: str, error_message: str) -> bool:
         """Mark the item failed with a readable message; False if it had already ended."""

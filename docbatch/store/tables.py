@@ -28,11 +28,11 @@ class UTCDateTime(TypeDecorator[datetime]):
     cache_ok = True
 
     def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
-        if value is not None and value.tzinfo is not None:
-            value = value.astimezone(UTC)
-            if dialect.name == "sqlite":
-                value = value.replace(tzinfo=None)
-        return value
+        if value is None:
+            return None
+        # A naive value means UTC on every backend: asyncpg would take it as local time.
+        value = value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
 
     def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
         if value is not None and value.tzinfo is None:

@@ -12,7 +12,6 @@ import llama_cloud
 import pytest
 
 from docbatch.api import create_app
-from docbatch.settings import Settings
 from docbatch.store import Store
 from tests.api.conftest import Api, serve
 from tests.conftest import free_port
@@ -219,8 +218,7 @@ async def test_health_docs_and_openapi(api: Api) -> None:
 
 
 async def test_revoked_key_answers_401(api: Api, tmp_path: Path) -> None:
-    settings = Settings(data_dir=api.stack.data_dir)
-    store = await Store.open(settings.effective_database_url)
+    store = await Store.open(api.stack.settings.effective_database_url)
     try:
         key = next(k for k in await store.list_api_keys() if k.name == "b")
         await store.revoke_api_key(key.id)

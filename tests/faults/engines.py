@@ -69,3 +69,21 @@ def _hang() -> NoReturn:
 def open_gate(folder: Path) -> None:
     """Let every gated document of ``folder`` finish."""
     (folder / GATE_FILE).touch()
+
+
+INVOCATION_LOG_VARIABLE = "DOCBATCH_TEST_INVOCATION_LOG"
+"""File to which ``logging_engine`` appends one line per invocation."""
+WORKER_NAME_VARIABLE = "DOCBATCH_TEST_WORKER_NAME"
+"""Name of the worker process whose engine pool runs the engine (inherited from it)."""
+
+
+def logging_engine(request: EngineRequest) -> EngineResult:
+    """``echo_engine``, first appending ``<document name> <worker name>`` to the invocation
+    log, so a test can see how often each document ran and on which worker.
+
+    One short ``O_APPEND`` write per line: lines of concurrent processes never interleave.
+    """
+    line = f"{Path(request.file_name).name} {os.environ.get(WORKER_NAME_VARIABLE, '?')}\n"
+    with open(os.environ[INVOCATION_LOG_VARIABLE], "a") as log:
+        log.write(line)
+    return echo_engine(request)

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import asyncpg
 from temporalio.client import Client
 from temporalio.service import RPCError
 
@@ -38,6 +39,7 @@ from docbatch.stack import dev_server_command, wait_for_temporal
 from docbatch.store import Store
 from docbatch.store.tables import JobRow
 from tests.conftest import REPO_ROOT, free_port
+from tests.databases import asyncpg_dsn, fresh_postgres_database, postgres_rows
 from tests.faults.engines import fault_engine
 
 STOP_TIMEOUT = 30.0
@@ -274,15 +276,32 @@ class WorkerProcess(ManagedProcess):
 
 # ------------------------------------------------------------------------ store
 
+StoreRef = Path | str
+"""The store a test audits: the SQLite file, or the URL of its Postgres database."""
+
+POSTGRES_TABLES = (
+    "directories",
+    "files",
+    "jobs",
+    "job_items",
+    "processing_results",
+    "api_keys",
+    "idempotency_keys",
+    "webhook_events",
+)
+
 
 class StoreLock:
-    """Hold an exclusive lock on the SQLite store from another connection, in a thread.
+    """Hold an exclusive lock on the store from another connection, in a thread.
 
-    ``BEGIN EXCLUSIVE`` on a WAL database blocks every writer (readers go on); docbatch's
-    writers wait on ``busy_timeout`` while it is held.
+    SQLite: ``BEGIN EXCLUSIVE`` on a WAL database blocks every writer (readers go on);
+    docbatch's writers wait on ``busy_timeout`` while it is held. Postgres: ``LOCK TABLE
+    … IN EXCLUSIVE MODE`` on every docbatch table, the same fault: writes (and ``SELECT
+    … FOR UPDATE``) wait, plain reads go on. (``ACCESS EXCLUSIVE`` would also stop the
+    readers, unlike the SQLite fault, and the test could not watch the store meanwhile.)
     """
 
-    def __init__(self, db_file: Path) -> None:
+    def __init__(self, db_file: StoreRef) -> None:
         self.db_file = db_file
         self._acquired = threading.Event()
         self._release = threading.Event()
@@ -290,7 +309,17 @@ class StoreLock:
         self._error: BaseException | None = None
         self.held_seconds = 0.0
 
+    @property
+    def description(self) -> str:
+        """The fault, for the report."""
+        if isinstance(self.db_file, str):
+            return "`LOCK TABLE … IN EXCLUSIVE MODE` on every table of the Postgres store"
+        return "`BEGIN EXCLUSIVE` on the store's SQLite file"
+
     def _hold(self) -> None:
+        if isinstance(self.db_file, str):
+            self._hold_postgres(self.db_file)
+            return
         try:
             connection = sqlite3.connect(self.db_file, timeout=60, isolation_level=None)
             try:
@@ -302,6 +331,29 @@ class StoreLock:
                 self.held_seconds = time.monotonic() - started
             finally:
                 connection.close()
+        except BaseException as exc:  # reported by release()
+            self._error = exc
+            self._acquired.set()
+
+    def _hold_postgres(self, url: str) -> None:
+        async def hold() -> None:
+            connection = await asyncpg.connect(asyncpg_dsn(url))
+            try:
+                transaction = connection.transaction()
+                await transaction.start()
+                await connection.execute(
+                    f"LOCK TABLE {', '.join(POSTGRES_TABLES)} IN EXCLUSIVE MODE"
+                )
+                started = time.monotonic()
+                self._acquired.set()
+                await asyncio.to_thread(self._release.wait)
+                await transaction.rollback()
+                self.held_seconds = time.monotonic() - started
+            finally:
+                await connection.close()
+
+        try:
+            asyncio.run(hold())
         except BaseException as exc:  # reported by release()
             self._error = exc
             self._acquired.set()
@@ -323,8 +375,11 @@ class StoreLock:
             raise self._error
 
 
-def query(db_file: Path, sql: str, *params: Any) -> list[tuple[Any, ...]]:
-    """Rows of a read-only query on the store (stdlib sqlite3, no pool)."""
+def query(db_file: StoreRef, sql: str, *params: Any) -> list[tuple[Any, ...]]:
+    """Rows of a read-only query on the store (stdlib sqlite3 or one asyncpg connection,
+    no pool); ``?`` placeholders on both."""
+    if isinstance(db_file, str):
+        return [tuple(row) for row in postgres_rows(db_file, sql, *params)]
     connection = sqlite3.connect(f"file:{db_file}?mode=ro", uri=True, timeout=60)
     try:
         return connection.execute(sql, params).fetchall()
@@ -390,7 +445,7 @@ class Audit:
         assert not problems, f"job {self.job_id} ({self.status}): " + "; ".join(problems)
 
 
-def audit_job(db_file: Path, job_id: str) -> Audit:
+def audit_job(db_file: StoreRef, job_id: str) -> Audit:
     """Read everything about a job's items and results from the store."""
     ((status, directory_id, total, completed, failed, skipped, cancelled),) = query(
         db_file,
@@ -414,13 +469,13 @@ def audit_job(db_file: Path, job_id: str) -> Audit:
         (max_seq,) = query(db_file, "SELECT max_file_seq FROM jobs WHERE id = ?", job_id)[0]
         ((files,),) = query(
             db_file,
-            "SELECT count(*) FROM files WHERE directory_id = ? AND deleted = 0 AND seq <= ?",
+            "SELECT count(*) FROM files WHERE directory_id = ? AND NOT deleted AND seq <= ?",
             directory_id,
             max_seq or 0,
         )
         ((unlisted,),) = query(
             db_file,
-            "SELECT count(*) FROM files f WHERE f.directory_id = ? AND f.deleted = 0"
+            "SELECT count(*) FROM files f WHERE f.directory_id = ? AND NOT f.deleted"
             " AND f.seq <= ? AND NOT EXISTS (SELECT 1 FROM job_items i"
             " WHERE i.job_id = ? AND i.item_id = f.id)",
             directory_id,
@@ -477,8 +532,11 @@ def result_blobs(blob_dir: Path) -> dict[str, int]:
     return {item.name: sum(1 for _ in item.iterdir()) for item in root.iterdir()}
 
 
-def job_row(db_file: Path, job_id: str) -> dict[str, Any]:
+def job_row(db_file: StoreRef, job_id: str) -> dict[str, Any]:
     """The job's status and counters as a dict (cheap enough to poll)."""
+    if isinstance(db_file, str):
+        (row,) = postgres_rows(db_file, "SELECT * FROM jobs WHERE id = ?", job_id)
+        return dict(row)
     connection = sqlite3.connect(f"file:{db_file}?mode=ro", uri=True, timeout=60)
     connection.row_factory = sqlite3.Row
     try:
@@ -488,7 +546,7 @@ def job_row(db_file: Path, job_id: str) -> dict[str, Any]:
         connection.close()
 
 
-def item_statuses(db_file: Path, job_id: str) -> dict[str, int]:
+def item_statuses(db_file: StoreRef, job_id: str) -> dict[str, int]:
     """Counts of the job's item rows by status."""
     return dict(
         query(
@@ -499,7 +557,7 @@ def item_statuses(db_file: Path, job_id: str) -> dict[str, int]:
     )
 
 
-def items_named(db_file: Path, job_id: str, fragment: str) -> list[tuple[str, str, str | None]]:
+def items_named(db_file: StoreRef, job_id: str, fragment: str) -> list[tuple[str, str, str | None]]:
     """``(item_name, status, error_message)`` of the job's items whose name has ``fragment``."""
     return [
         (name, status, error)
@@ -554,14 +612,17 @@ class Cluster:
     task_queue: str
     store: Store
     processes: list[ManagedProcess] = field(default_factory=list)
+    database_url: str | None = None
+    """The stack's Postgres database (``tests.databases``); None: the SQLite file."""
 
     @property
     def data_dir(self) -> Path:
         return self.server.settings.data_dir
 
     @property
-    def db_file(self) -> Path:
-        return self.data_dir / "docbatch.db"
+    def db_file(self) -> StoreRef:
+        """The store to audit: the SQLite file, or the Postgres database's URL."""
+        return self.database_url or self.data_dir / "docbatch.db"
 
     @property
     def blob_dir(self) -> Path:
@@ -574,12 +635,14 @@ class Cluster:
             "task_queue": self.task_queue,
             "temporal_address": self.server.address,
             "temporal_namespace": self.server.settings.temporal_namespace,
-            "database_url": None,
+            "database_url": self.database_url,
             **overrides,
         }
         return Settings(**values)
 
     def env(self, **extra: str) -> dict[str, str]:
+        if self.database_url is not None:
+            extra = {"DOCBATCH_DATABASE_URL": self.database_url, **extra}
         return process_env(self.server, self.data_dir, self.task_queue, **extra)
 
     def worker(self, name: str, *, module: str | None = None, **env: str) -> WorkerProcess:
@@ -649,28 +712,30 @@ class Cluster:
 
 @contextlib.asynccontextmanager
 async def cluster(root: Path) -> AsyncIterator[Cluster]:
-    """A dev server subprocess on a persistent database under ``root``, and a store."""
+    """A dev server subprocess on a persistent database under ``root``, and a store
+    (the SQLite file in the data dir, or a fresh Postgres database, see ``tests.databases``)."""
     data_dir = root / "data"
     data_dir.mkdir(parents=True)
-    server = DevServer(data_dir)
-    try:
-        client = await server.start_and_connect()
-        settings = server.settings
-        store = await Store.open(settings.effective_database_url)
-    except BaseException:
-        server.reap_group()
-        raise
-    stack = Cluster(
-        root=root,
-        server=server,
-        client=client,
-        task_queue=f"faults-{uuid.uuid4().hex[:8]}",
-        store=store,
-    )
-    try:
-        yield stack
-    finally:
-        await stack.close()
+    async with fresh_postgres_database() as database_url:
+        server = DevServer(data_dir)
+        try:
+            client = await server.start_and_connect()
+            store = await Store.open(database_url or server.settings.effective_database_url)
+        except BaseException:
+            server.reap_group()
+            raise
+        stack = Cluster(
+            root=root,
+            server=server,
+            client=client,
+            task_queue=f"faults-{uuid.uuid4().hex[:8]}",
+            store=store,
+            database_url=database_url,
+        )
+        try:
+            yield stack
+        finally:
+            await stack.close()
 
 
 @contextlib.asynccontextmanager

@@ -1,4 +1,5 @@
-"""Fault 3: the SQLite store is write-locked by another connection for a few seconds."""
+"""Fault 3: the store is write-locked by another connection for a few seconds (the SQLite
+file with ``BEGIN EXCLUSIVE``, or every Postgres table with ``LOCK TABLE``)."""
 
 from __future__ import annotations
 
@@ -44,7 +45,7 @@ async def test_batch_completes_exactly_once_although_the_store_is_locked(
         lock = StoreLock(stack.db_file)
         await lock.acquire()
         try:
-            frozen = stack.job(job.id)["completed_items"]  # WAL: readers go on
+            frozen = stack.job(job.id)["completed_items"]  # readers go on
             statuses = item_statuses(stack.db_file, job.id)
             await asyncio.sleep(LOCK_SECONDS)  # hold the fault
             # Nothing could be written meanwhile: not one item completed.
@@ -72,19 +73,19 @@ async def test_batch_completes_exactly_once_although_the_store_is_locked(
     log = worker.log_text()
     failed_attempts = log.count("Completing activity as failed")
     locked_errors = log.count("database is locked")
+    sqlite = stack.database_url is None
     scenario.record(
         Figures.of(
             "store-lock",
             "Store unavailable",
             faults=len(locks),
-            fault=f"`BEGIN EXCLUSIVE` on the store's SQLite file held {LOCK_SECONDS:g} s "
-            "from another connection",
+            fault=f"{lock.description} held {LOCK_SECONDS:g} s from another connection",
             audit=audit,
             duplicated=len(audit.duplicated) + sum(1 for n in blobs.values() if n > 1),
             re_executed=sum(1 for attempt in attempts.values() if attempt > 1),
             seconds=scenario.elapsed,
             notes=f"locked at {', '.join(str(frozen) for frozen, _ in locks)} completed; "
-            "writers waited (busy_timeout 60 s): "
+            f"writers waited ({'busy_timeout 60 s' if sqlite else 'on the table locks'}): "
             f"{failed_attempts} failed activity attempts, "
             f"{locked_errors} 'database is locked' errors",
         )
