@@ -16,7 +16,7 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP) ## create the virtualenv and install docbatch with its dev tools
 
-system-deps: ## Tesseract OCR and language packs (Debian, as root)
+system-deps: ## Tesseract OCR + language packs, Chromium for the Web UI test (Debian, as root)
 	bash scripts/install-system-deps.sh
 
 run: install ## process ./samples on the embedded stack, print the summary, stop
