@@ -18,7 +18,7 @@ from temporalio.exceptions import ApplicationError
 
 from docbatch import metrics
 from docbatch.blobs import BlobStore
-from docbatch.engines.base import Engine, EngineRequest, read_progress
+from docbatch.engines.base import Engine, EngineRequest, EngineResult, read_progress
 from docbatch.engines.parse import count_pages
 from docbatch.engines.pool import EnginePool, EngineTimeoutError
 from docbatch.errors import ConfigError, DocumentError, NotFoundError
@@ -48,6 +48,8 @@ QUICK_MAX_WAIT_SECONDS = 1.0
 QUICK_ENGINE_SECONDS = 3.0
 """Engine time the quick path allows a document: with the wait, well below the workflow
 task's 10 s timeout, so a quick attempt never needs a workflow task heartbeat."""
+HANDOVER_GRACE_SECONDS = 300.0
+"""How long a finished engine run handed over by a quick attempt waits to be adopted."""
 QUICK_MAX_BYTES = 2 * 1024 * 1024
 """Larger files go straight to the durable path."""
 
@@ -149,6 +151,8 @@ class ItemActivities:
         self._job_cache_size = job_cache_size
         # Items of a busy worker start and finish many at a time: one transaction each
         # for all that arrive together (see docbatch.store.batching).
+        self._progress_dir_ready = False
+        self._handed_over: dict[ItemKey, asyncio.Task[EngineResult]] = {}
         self._starts = GroupCommit(self._start_many)
         self._completions = GroupCommit(self._complete_many)
 
@@ -196,9 +200,8 @@ class ItemActivities:
         failed and raised as a non-retryable ``DocumentError``; anything else is raised
         and retried.
         """
-        progress_file = self._progress_dir / f"{request.job_id}-{request.item_id}.json"
-        async with _heartbeating(progress_file):
-            return await self._process(request, progress_file=progress_file)
+        async with _heartbeating(self._progress_file(request)):
+            return await self._process(request)
 
     @activity.defn
     async def process_item_now(self, request: ItemInput) -> ItemOutcome:
@@ -215,9 +218,45 @@ class ItemActivities:
             return ItemOutcome(item_id=request.item_id, status=ItemStatus.PENDING)
         return await self._process(request, budget=QUICK_ENGINE_SECONDS)
 
-    async def _process(
-        self, request: ItemInput, *, progress_file: Path | None = None, budget: float | None = None
-    ) -> ItemOutcome:
+    def _progress_file(self, request: ItemInput) -> Path:
+        return self._progress_dir / f"{request.job_id}-{request.item_id}.json"
+
+    async def _ensure_progress_dir(self) -> None:
+        if not self._progress_dir_ready:
+            await asyncio.to_thread(self._progress_dir.mkdir, parents=True, exist_ok=True)
+            self._progress_dir_ready = True
+
+    def _start_engine(
+        self, job: _JobContext, request: EngineRequest, *, limit: float, size: int
+    ) -> asyncio.Task[EngineResult]:
+        """Run the engine in the pool as a task (one a quick attempt can hand over)."""
+        started = time.monotonic()
+        run = asyncio.create_task(self._pool.run(self._engine, request, timeout=limit))
+
+        def measured(done: asyncio.Task[EngineResult]) -> None:
+            if not done.cancelled() and done.exception() is None:
+                metrics.engine_ran(job.job_type, time.monotonic() - started, size)
+
+        run.add_done_callback(measured)
+        return run
+
+    def _hand_over(self, key: ItemKey, run: asyncio.Task[EngineResult]) -> None:
+        """Keep a quick attempt's engine run for the item's durable attempt to adopt.
+
+        On another worker the durable attempt starts afresh; this run then ends unclaimed
+        (at the latest at its time limit) and is forgotten a grace period later.
+        """
+        self._handed_over[key] = run
+
+        def forget() -> None:
+            if self._handed_over.get(key) is run:
+                del self._handed_over[key]
+
+        run.add_done_callback(
+            lambda _: asyncio.get_running_loop().call_later(HANDOVER_GRACE_SECONDS, forget)
+        )
+
+    async def _process(self, request: ItemInput, *, budget: float | None = None) -> ItemOutcome:
         started = await _patiently(lambda: self._starts.submit((request.job_id, request.item_id)))
         if started is None:
             raise ApplicationError(
@@ -230,7 +269,10 @@ class ItemActivities:
             # A retry after the result was recorded, or the job was cancelled meanwhile.
             return ItemOutcome(item_id=request.item_id, status=status)
         job = await self._job(request.job_id)
+        key = (request.job_id, request.item_id)
+        progress_file = self._progress_file(request)
         limit, pages = job.timeout_seconds, 0
+        handed_over = False
         try:
             if file is None:
                 raise NotFoundError(f"file {request.item_id} not found")
@@ -240,28 +282,38 @@ class ItemActivities:
             if budget is not None and not _suits_quick_path(job, file):
                 return ItemOutcome(item_id=request.item_id, status=ItemStatus.PROCESSING)
             limit, pages = await self._time_limit(job, path, file.path)
-            if progress_file is not None:
-                await asyncio.to_thread(self._progress_dir.mkdir, parents=True, exist_ok=True)
-            quick = budget is not None and budget < limit
-            engine_started = time.monotonic()
-            result = await self._pool.run(
-                self._engine,
-                EngineRequest(
-                    path=str(path),
-                    file_name=file.path,
-                    job_type=job.job_type.value,
-                    config=job.config,
-                    mime_type=file.mime_type,
-                    options=self._engine_options(),
-                    progress_file=None if progress_file is None else str(progress_file),
-                ),
-                timeout=budget if quick else limit,
-            )
-            metrics.engine_ran(job.job_type, time.monotonic() - engine_started, file.size)
+            await self._ensure_progress_dir()
+            # A quick attempt that ran out of budget left its engine at work: adopt it.
+            engine_run = self._handed_over.pop(key, None)
+            if engine_run is None:
+                engine_run = self._start_engine(
+                    job,
+                    EngineRequest(
+                        path=str(path),
+                        file_name=file.path,
+                        job_type=job.job_type.value,
+                        config=job.config,
+                        mime_type=file.mime_type,
+                        options=self._engine_options(),
+                        progress_file=str(progress_file),
+                    ),
+                    limit=limit,
+                    size=file.size,
+                )
+            if budget is not None:
+                try:
+                    await asyncio.wait({engine_run}, timeout=budget)
+                except asyncio.CancelledError:
+                    engine_run.cancel()
+                    raise
+                if not engine_run.done():
+                    # Longer than the quick path allows: the durable path takes it from
+                    # here, and on this worker picks up this very engine run.
+                    self._hand_over(key, engine_run)
+                    handed_over = True
+                    return ItemOutcome(item_id=request.item_id, status=ItemStatus.PROCESSING)
+            result = await engine_run
         except EngineTimeoutError as exc:
-            if quick:
-                # Longer than the quick path allows: the durable path takes it from here.
-                return ItemOutcome(item_id=request.item_id, status=ItemStatus.PROCESSING)
             pages_note = f", {pages} pages" if pages else ""
             message = f"timed out after {limit:g}s{pages_note} (job_timeout_in_seconds)"
             await _patiently(
@@ -275,16 +327,16 @@ class ItemActivities:
             )
             raise ApplicationError(message, type=DOCUMENT_ERROR_TYPE, non_retryable=True) from exc
         finally:
-            if progress_file is not None:
+            if not handed_over:
                 await asyncio.to_thread(progress_file.unlink, missing_ok=True)
 
         # Deterministic per (item, content, parameters): a retry overwrites, never adds.
-        key = (
+        output_key = (
             f"results/{request.item_id}/"
             f"{file.content_hash[:16]}-{job.parameters_hash[:16]}.{result.extension}"
         )
         location = await self._blobs.put_output(
-            key, result.content.encode(), destination=job.output_destination
+            output_key, result.content.encode(), destination=job.output_destination
         )
         metadata = {
             **result.metadata,

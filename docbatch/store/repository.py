@@ -73,7 +73,9 @@ def _by_job(keys: Iterable[ItemKey]) -> dict[str, list[str]]:
     grouped: dict[str, list[str]] = {}
     for job_id, item_id in keys:
         grouped.setdefault(job_id, []).append(item_id)
-    return grouped
+    # Jobs in one order for every caller: two workers' group commits spanning the same
+    # jobs then lock their rows in the same order (Postgres would report a deadlock).
+    return dict(sorted(grouped.items()))
 
 
 def utcnow() -> datetime:
@@ -1146,7 +1148,7 @@ class Store:
             per_job: dict[str, int] = {}
             for j, _, _ in moving:
                 per_job[j] = per_job.get(j, 0) + 1
-            for j, count in per_job.items():
+            for j, count in sorted(per_job.items()):  # one lock order, as in _by_job
                 await _bump(session, j, JobRow.completed_items, count)
             return {(j, i) for j, i, _ in moving}
 

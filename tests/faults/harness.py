@@ -282,13 +282,16 @@ StoreRef = Path | str
 POSTGRES_TABLES = (
     "directories",
     "files",
-    "jobs",
     "job_items",
+    "jobs",
     "processing_results",
+    "webhook_events",
     "api_keys",
     "idempotency_keys",
-    "webhook_events",
 )
+"""Every docbatch table, in the order item transitions take them (items, then the job's
+counters, then the result), which makes a deadlock with a running write rarer."""
+POSTGRES_LOCK_ATTEMPTS = 10
 
 
 class StoreLock:
@@ -339,11 +342,21 @@ class StoreLock:
         async def hold() -> None:
             connection = await asyncpg.connect(asyncpg_dsn(url))
             try:
-                transaction = connection.transaction()
-                await transaction.start()
-                await connection.execute(
-                    f"LOCK TABLE {', '.join(POSTGRES_TABLES)} IN EXCLUSIVE MODE"
-                )
+                # The tables lock one after the other: a writer holding one of them and
+                # waiting for another is a deadlock, which Postgres resolves by aborting
+                # one side. When that is this lock, take it again.
+                for attempt in range(1, POSTGRES_LOCK_ATTEMPTS + 1):
+                    transaction = connection.transaction()
+                    await transaction.start()
+                    try:
+                        await connection.execute(
+                            f"LOCK TABLE {', '.join(POSTGRES_TABLES)} IN EXCLUSIVE MODE"
+                        )
+                        break
+                    except asyncpg.DeadlockDetectedError:
+                        await transaction.rollback()
+                        if attempt == POSTGRES_LOCK_ATTEMPTS:
+                            raise
                 started = time.monotonic()
                 self._acquired.set()
                 await asyncio.to_thread(self._release.wait)
