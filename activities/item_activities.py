@@ -155,10 +155,15 @@ class ItemActivities:
         self._handed_over: dict[ItemKey, asyncio.Task[EngineResult]] = {}
         self._starts = GroupCommit(self._start_many)
         self._completions = GroupCommit(self._complete_many)
+        self._cancels = GroupCommit(self._cancel_many)
 
     async def _start_many(self, keys: Sequence[ItemKey]) -> list[_Started | None]:
         started = await self._store.start_items(keys)
         return [started.get(key) for key in keys]
+
+    async def _cancel_many(self, keys: Sequence[ItemKey]) -> list[bool]:
+        moved = await self._store.cancel_items(keys)
+        return [key in moved for key in keys]
 
     async def _complete_many(self, completions: Sequence[_Completion]) -> list[bool]:
         moved = await self._store.complete_items(completions)
@@ -390,6 +395,6 @@ class ItemActivities:
     @activity.defn
     async def record_item_cancelled(self, request: ItemInput) -> ItemOutcome:
         """Mark an item cancelled unless it already ended (finished outputs are kept)."""
-        await self._store.cancel_item(request.job_id, request.item_id)
+        await self._cancels.submit((request.job_id, request.item_id))
         final = await self._store.get_item(request.job_id, request.item_id)
         return ItemOutcome(item_id=request.item_id, status=ItemStatus(final.status))

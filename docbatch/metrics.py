@@ -168,13 +168,6 @@ class ObservedStore(Store):
             item_ended(await self._job_type(job_id), ItemStatus.SKIPPED.value, page.skipped)
         return page
 
-    async def complete_item(self, job_id: str, item_id: str, result: ResultSpec) -> bool:
-        """Mark the item completed (see ``Store.complete_item``); count it if it was."""
-        moved = await super().complete_item(job_id, item_id, result)
-        if moved:
-            item_ended(result.job_type.value, ItemStatus.COMPLETED.value)
-        return moved
-
     async def complete_items(
         self, completions: Sequence[tuple[str, str, ResultSpec]]
     ) -> set[tuple[str, str]]:
@@ -192,10 +185,14 @@ class ObservedStore(Store):
             item_ended(await self._job_type(job_id), ItemStatus.FAILED.value)
         return moved
 
-    async def cancel_item(self, job_id: str, item_id: str) -> bool:
-        """Mark the item cancelled (see ``Store.cancel_item``); count it if it was."""
-        moved = await super().cancel_item(job_id, item_id)
-        if moved:
+    async def cancel_items(self, keys: Sequence[tuple[str, str]]) -> set[tuple[str, str]]:
+        """Cancel open items (see ``Store.cancel_items``); count those that moved.
+
+        ``complete_item`` and ``cancel_item`` go through the bulk methods, so counting
+        here counts every path once.
+        """
+        moved = await super().cancel_items(keys)
+        for job_id, _ in moved:
             item_ended(await self._job_type(job_id), ItemStatus.CANCELLED.value)
         return moved
 

@@ -1162,9 +1162,42 @@ class Store:
 
     async def cancel_item(self, job_id: str, item_id: str) -> bool:
         """Mark one open item cancelled; False if it had already ended."""
+        return (job_id, item_id) in await self.cancel_items([(job_id, item_id)])
+
+    async def cancel_items(self, keys: Sequence[ItemKey]) -> set[ItemKey]:
+        """Cancel the open items among ``keys`` in one transaction; the keys that moved.
+
+        A cancelled job's children all record their cancellation at once: one
+        transaction for all of them keeps the store free for the job's own bookkeeping.
+        """
         async with self._transaction() as session:
-            job = await _job_or_not_found(session, job_id)
-            return await self._transition(session, job, item_id, ItemStatus.CANCELLED, utcnow())
+            now = utcnow()
+            moved: set[ItemKey] = set()
+            for job_id, item_ids in sorted(_by_job(keys).items()):
+                rows = await session.execute(
+                    select(JobItemRow.item_id)
+                    .where(
+                        JobItemRow.job_id == job_id,
+                        JobItemRow.item_id.in_(item_ids),
+                        JobItemRow.status.in_(_OPEN_ITEM_STATUSES),
+                    )
+                    .with_for_update()
+                )
+                open_ids = [item_id for (item_id,) in rows]
+                if not open_ids:
+                    continue
+                await session.execute(
+                    update(JobItemRow)
+                    .where(
+                        JobItemRow.job_id == job_id,
+                        JobItemRow.item_id.in_(open_ids),
+                        JobItemRow.status.in_(_OPEN_ITEM_STATUSES),
+                    )
+                    .values(status=ItemStatus.CANCELLED.value, updated_at=now, completed_at=now)
+                )
+                await _bump(session, job_id, JobRow.cancelled_items, len(open_ids))
+                moved.update((job_id, item_id) for item_id in open_ids)
+            return moved
 
     async def cancel_open_items(self, job_id: str, *, reason: str | None) -> int:
         """Cancel every item of the job that is not terminal, listed or not yet listed."""

@@ -152,6 +152,7 @@ class JobItemRow(Base):
         UniqueConstraint("job_id", "ordinal", name="uq_job_item_ordinal"),
         Index("ix_job_items_job_status", "job_id", "status"),
         Index("ix_job_items_item", "item_id"),
+        Index("ix_job_items_job_completed", "job_id", "completed_at"),
     )
 
 
