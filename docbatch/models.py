@@ -139,10 +139,35 @@ WebhookEvent = Literal[
 # ------------------------------------------------------------------- job configs
 
 
+def contains_nul(value: object) -> bool:
+    """Whether a string (or a string in a JSON value) contains a NUL character.
+
+    No text field means anything with one, and PostgreSQL cannot store it: such input is
+    refused at the edge instead of failing in the database.
+    """
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(contains_nul(k) or contains_nul(v) for k, v in value.items())
+    if isinstance(value, list | tuple):
+        return any(contains_nul(v) for v in value)
+    return False
+
+
+NUL_MESSAGE = "must not contain NUL (\\u0000) characters"
+
+
 class _Request(BaseModel):
     """Base of request models: unknown fields are errors, not silently dropped."""
 
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _no_nul(cls, value: Any) -> Any:
+        if contains_nul(value):
+            raise ValueError(NUL_MESSAGE)
+        return value
 
 
 class WebhookConfiguration(_Request):

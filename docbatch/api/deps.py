@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from typing import Annotated
 
 from fastapi import Depends, HTTPException, Query, Request, status
+from fastapi.exceptions import RequestValidationError
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from prometheus_client import CollectorRegistry
 
@@ -13,6 +14,7 @@ from docbatch.api.temporal_clients import TemporalClients
 from docbatch.auth import Principal, authenticate
 from docbatch.blobs import BlobStore
 from docbatch.metrics import endpoint_registry
+from docbatch.models import NUL_MESSAGE, contains_nul
 from docbatch.settings import Settings
 from docbatch.store import Store
 
@@ -27,6 +29,33 @@ class AppState:
     temporal: TemporalClients
     metrics: CollectorRegistry = field(default_factory=endpoint_registry)
     """What ``/metrics`` serves."""
+
+
+async def reject_nul_characters(request: Request) -> None:
+    """Refuse query, path and form values with NUL characters (422 naming the field).
+
+    Request bodies are checked by their models; this covers what the route's parameters
+    carry. Uploaded file contents are data, never checked.
+    """
+    values: list[tuple[str, str, object]] = [
+        *(("query", k, v) for k, v in request.query_params.multi_items()),
+        *(("path", k, v) for k, v in request.path_params.items()),
+    ]
+    content_type = request.headers.get("content-type", "")
+    if content_type.startswith(("multipart/form-data", "application/x-www-form-urlencoded")):
+        form = await request.form()
+        # Uploaded files: their names only (contents are data).
+        values += [
+            ("body", k, v if isinstance(v, str) else getattr(v, "filename", None))
+            for k, v in form.multi_items()
+        ]
+    bad = [
+        {"loc": [where, name], "msg": f"{name}: {NUL_MESSAGE}", "type": "value_error"}
+        for where, name, value in values
+        if contains_nul(value) or contains_nul(name)
+    ]
+    if bad:
+        raise RequestValidationError(bad)
 
 
 def get_state(request: Request) -> AppState:

@@ -72,6 +72,13 @@ CASES: list[tuple[str, str, str, dict[str, Any], int]] = [
     ("add a missing file", "POST", DIRS + "/{dir}/files", {"json": {"file_id": "dfl-missing"}}, 422),
     ("move to another project", "PATCH", DIRS + "/{dir}/files/{file}", {"json": {"target_directory_id": "{foreign}"}}, 422),
     ("metadata not an object", "POST", DIRS + "/{dir}/files/upload", {"files": {"upload_file": ("a.txt", b"x")}, "data": {"metadata": "[1,2]"}}, 422),
+    # NUL characters mean nothing in text and PostgreSQL refuses them: 422, not a 500.
+    ("NUL in a directory name", "POST", DIRS, {"json": {"name": "a\u0000b"}}, 422),
+    ("NUL in a job parameter", "POST", BATCH, {"json": {"job_config": {"parameters": {"page_separator": "\u0000"}}, "directory_id": "{dir}"}}, 422),
+    ("NUL in file metadata", "POST", DIRS + "/{dir}/files", {"json": {"file_id": "{file}", "metadata": {"k": "v\u0000"}}}, 422),
+    ("NUL in a query", "GET", DIRS + "?name=a%00b", {}, 422),
+    ("NUL in a path id", "GET", BATCH + "/bjb-a%00b", {}, 422),
+    ("NUL in a display name", "POST", DIRS + "/{dir}/files/upload", {"files": {"upload_file": ("a.txt", b"x")}, "data": {"display_name": "a\x00b"}}, 422),
 ]  # fmt: skip
 
 
@@ -101,6 +108,8 @@ async def test_malformed_requests_are_refused_and_change_nothing(
         response = await http.request(method, _fill(path, ctx), **_fill(kwargs, ctx))
     assert response.status_code == expected, response.text
     assert "Traceback" not in response.text
+    if "NUL" in name:
+        assert "NUL" in response.text, response.text
     assert response.json()["detail"]
     assert await _counts(api) == before
 

@@ -4,10 +4,16 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Body, Header, Query
+from fastapi import APIRouter, Body, Depends, Header, Query
 
 from docbatch import service, views
-from docbatch.api.deps import PrincipalDep, SettingsDep, StoreDep, TemporalDep
+from docbatch.api.deps import (
+    PrincipalDep,
+    SettingsDep,
+    StoreDep,
+    TemporalDep,
+    reject_nul_characters,
+)
 from docbatch.models import (
     BatchCancelRequest,
     BatchCancelResponse,
@@ -22,7 +28,11 @@ from docbatch.models import (
     Page,
 )
 
-router = APIRouter(prefix="/api/v1/beta/batch-processing", tags=["batch"])
+router = APIRouter(
+    prefix="/api/v1/beta/batch-processing",
+    tags=["batch"],
+    dependencies=[Depends(reject_nul_characters)],
+)
 
 Limit = Annotated[int, Query(ge=1, le=1000, description="Maximum number to return")]
 IdempotencyKey = Annotated[

@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import Annotated
 
-from fastapi import APIRouter, File, Form, Query, Response, UploadFile, status
+from fastapi import APIRouter, Depends, File, Form, Query, Response, UploadFile, status
 
 from docbatch import directories
-from docbatch.api.deps import BlobsDep, PrincipalDep, SettingsDep, StoreDep
+from docbatch.api.deps import BlobsDep, PrincipalDep, SettingsDep, StoreDep, reject_nul_characters
 from docbatch.models import (
     Directory,
     DirectoryCreateRequest,
@@ -20,7 +20,11 @@ from docbatch.models import (
     Page,
 )
 
-router = APIRouter(prefix="/api/v1/beta/directories", tags=["directories"])
+router = APIRouter(
+    prefix="/api/v1/beta/directories",
+    tags=["directories"],
+    dependencies=[Depends(reject_nul_characters)],
+)
 
 PageSize = Annotated[int, Query(ge=1, le=1000, description="Items per page")]
 UPLOAD_CHUNK = 1024 * 1024
