@@ -20,7 +20,7 @@ from docbatch import metrics
 from docbatch.blobs import BlobStore
 from docbatch.engines.base import Engine, EngineRequest, EngineResult, read_progress
 from docbatch.engines.parse import count_pages
-from docbatch.engines.pool import EnginePool, EngineTimeoutError
+from docbatch.engines.pool import EnginePool, EngineTimeoutError, Reservation
 from docbatch.errors import ConfigError, DocumentError, NotFoundError
 from docbatch.ids import result_id_for
 from docbatch.messages import ItemFailureInput, ItemInput, ItemOutcome
@@ -43,8 +43,10 @@ from docbatch.store.tables import FileRow
 DOCUMENT_ERROR_TYPE = "DocumentError"
 """``ApplicationError.type`` of a document that cannot be processed (never retried)."""
 HEARTBEAT_EVERY_SECONDS = 2.0
-QUICK_MAX_WAIT_SECONDS = 1.0
+QUICK_MAX_WAIT_SECONDS = 0.25
 """The quick path is taken only when an engine process should be free within this."""
+QUICK_MAX_SLOT_WAIT_SECONDS = 2.0
+"""A quick attempt whose document still waits for a process after this hands it over."""
 QUICK_ENGINE_SECONDS = 3.0
 """Engine time the quick path allows a document: with the wait, well below the workflow
 task's 10 s timeout, so a quick attempt never needs a workflow task heartbeat."""
@@ -221,7 +223,13 @@ class ItemActivities:
         """
         if self._pool.expected_wait() > QUICK_MAX_WAIT_SECONDS:
             return ItemOutcome(item_id=request.item_id, status=ItemStatus.PENDING)
-        return await self._process(request, budget=QUICK_ENGINE_SECONDS)
+        reservation = self._pool.reserve()
+        try:
+            return await self._process(
+                request, budget=QUICK_ENGINE_SECONDS, reservation=reservation
+            )
+        finally:
+            reservation.release()
 
     def _progress_file(self, request: ItemInput) -> Path:
         return self._progress_dir / f"{request.job_id}-{request.item_id}.json"
@@ -232,11 +240,26 @@ class ItemActivities:
             self._progress_dir_ready = True
 
     def _start_engine(
-        self, job: _JobContext, request: EngineRequest, *, limit: float, size: int
+        self,
+        job: _JobContext,
+        request: EngineRequest,
+        *,
+        limit: float,
+        size: int,
+        reservation: Reservation | None,
+        slot_taken: asyncio.Event,
     ) -> asyncio.Task[EngineResult]:
         """Run the engine in the pool as a task (one a quick attempt can hand over)."""
         started = time.monotonic()
-        run = asyncio.create_task(self._pool.run(self._engine, request, timeout=limit))
+        run = asyncio.create_task(
+            self._pool.run(
+                self._engine,
+                request,
+                timeout=limit,
+                reservation=reservation,
+                started=slot_taken,
+            )
+        )
 
         def measured(done: asyncio.Task[EngineResult]) -> None:
             if not done.cancelled() and done.exception() is None:
@@ -261,7 +284,13 @@ class ItemActivities:
             lambda _: asyncio.get_running_loop().call_later(HANDOVER_GRACE_SECONDS, forget)
         )
 
-    async def _process(self, request: ItemInput, *, budget: float | None = None) -> ItemOutcome:
+    async def _process(
+        self,
+        request: ItemInput,
+        *,
+        budget: float | None = None,
+        reservation: Reservation | None = None,
+    ) -> ItemOutcome:
         started = await _patiently(lambda: self._starts.submit((request.job_id, request.item_id)))
         if started is None:
             raise ApplicationError(
@@ -290,6 +319,7 @@ class ItemActivities:
             await self._ensure_progress_dir()
             # A quick attempt that ran out of budget left its engine at work: adopt it.
             engine_run = self._handed_over.pop(key, None)
+            slot_taken = asyncio.Event()
             if engine_run is None:
                 engine_run = self._start_engine(
                     job,
@@ -304,10 +334,16 @@ class ItemActivities:
                     ),
                     limit=limit,
                     size=file.size,
+                    reservation=reservation,
+                    slot_taken=slot_taken,
                 )
             if budget is not None:
+                # The budget is engine time: it starts once a process takes the document.
                 try:
+                    await asyncio.wait_for(slot_taken.wait(), QUICK_MAX_SLOT_WAIT_SECONDS)
                     await asyncio.wait({engine_run}, timeout=budget)
+                except TimeoutError:
+                    pass
                 except asyncio.CancelledError:
                     engine_run.cancel()
                     raise

@@ -83,6 +83,20 @@ class _Slot:
         executor.shutdown(wait=False, cancel_futures=True)
 
 
+class Reservation:
+    """A place held in an engine pool's queue (see ``EnginePool.reserve``); release once."""
+
+    def __init__(self, pool: EnginePool) -> None:
+        self._pool: EnginePool | None = pool
+        pool._reserved += 1
+
+    def release(self) -> None:
+        """Give the place back (a ``run`` that uses the reservation does this itself)."""
+        if self._pool is not None:
+            self._pool._reserved -= 1
+            self._pool = None
+
+
 class EnginePool:
     """Runs engines in separate processes, at most ``processes`` at a time.
 
@@ -95,14 +109,23 @@ class EnginePool:
         self._slots = [_Slot() for _ in range(processes)]
         self._free: asyncio.Queue[_Slot] | None = None
         self._waiting = 0
+        self._reserved = 0
         self._typical_seconds = 0.5
         """Moving average of how long a document holds an engine process (a cautious
         guess until the first documents are through)."""
 
+    def reserve(self) -> Reservation:
+        """Hold a place in the queue now, for a ``run`` that starts after some awaits.
+
+        Counted by ``expected_wait`` at once, so concurrent callers that each check it
+        before submitting do not all see the same free process.
+        """
+        return Reservation(self)
+
     def expected_wait(self) -> float:
         """Seconds a document submitted now would likely wait for an engine process."""
         free = self._queue().qsize()
-        queued = self._waiting - free
+        queued = self._waiting + self._reserved - free
         if queued < 0:
             return 0.0
         return (queued // self.processes + 1) * self._typical_seconds
@@ -122,14 +145,19 @@ class EnginePool:
         heartbeat: Callable[[], None] | None = None,
         heartbeat_every: float = 2.0,
         timeout: float | None = None,
+        reservation: Reservation | None = None,
+        started: asyncio.Event | None = None,
     ) -> EngineResult:
         """Run ``engine(request)`` in a free engine process, heartbeating while it works.
 
         ``timeout`` counts from the moment a process takes the document up; past it that
-        process is stopped and ``EngineTimeoutError`` raised.
+        process is stopped and ``EngineTimeoutError`` raised. ``started`` is set at that
+        moment; ``reservation`` (from ``reserve``) is used up.
         """
         free = self._queue()
         self._waiting += 1
+        if reservation is not None:
+            reservation.release()
         try:
             while True:
                 try:
@@ -140,12 +168,14 @@ class EnginePool:
                         heartbeat()
         finally:
             self._waiting -= 1
-        started = time.monotonic()
+        if started is not None:
+            started.set()
+        taken_at = time.monotonic()
         try:
             return await self._run_in(slot, engine, request, heartbeat, heartbeat_every, timeout)
         finally:
             free.put_nowait(slot)
-            held = time.monotonic() - started
+            held = time.monotonic() - taken_at
             self._typical_seconds += _SMOOTHING * (held - self._typical_seconds)
 
     async def _run_in(
