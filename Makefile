@@ -47,7 +47,11 @@ test-postgres: install ## the whole test suite on PostgreSQL ($$DOCBATCH_TEST_DA
 	test -n "$$url" || { echo "test-postgres: no Postgres server" >&2; exit 1; }; \
 	DOCBATCH_TEST_DATABASE_URL="$$url" \
 	DOCBATCH_RELIABILITY_REPORT="$(CURDIR)/.docbatch/reliability-postgres.md" \
-	$(PY) -m pytest
+	$(PY) -m pytest $(STORELESS_TESTS:%=--ignore=%)
+
+# Tests that never open a store (engines on files, config and compose parsing, the
+# benchmarks' own embedded stacks): the Postgres pass would only repeat them.
+STORELESS_TESTS := tests/engines tests/test_models.py tests/test_compose.py tests/test_bench_smoke.py
 
 bench: install ## every benchmark (bench/run_all.py), long; writes bench/RESULTS.md
 	$(PY) bench/run_all.py
