@@ -102,7 +102,9 @@ def build_worker(
     )
 
 
-async def main(client: Client | None = None, settings: Settings | None = None) -> None:
+async def main(
+    client: Client | None = None, settings: Settings | None = None, engine: Engine = run_engine
+) -> None:
     """Run a worker until SIGINT or SIGTERM, then shut down gracefully.
 
     With ``metrics_port`` set it serves Prometheus ``/metrics``: docbatch's metrics and,
@@ -118,7 +120,7 @@ async def main(client: Client | None = None, settings: Settings | None = None) -
     if added:
         log.info("registered search attributes", names=added)
     async with worker_resources(settings) as resources, serve_metrics(settings, sdk_metrics):
-        worker = build_worker(client, settings, resources)
+        worker = build_worker(client, settings, resources, engine=engine)
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):

@@ -1094,18 +1094,8 @@ class Store:
             now = utcnow()
             open_now: set[ItemKey] = set()
             for job_id, item_ids in _by_job([(j, i) for j, i, _ in completions]).items():
-                # Locks the rows on Postgres; SQLite's BEGIN IMMEDIATE already holds the
-                # database's write lock for this transaction.
-                rows = await session.execute(
-                    select(JobItemRow.item_id)
-                    .where(
-                        JobItemRow.job_id == job_id,
-                        JobItemRow.item_id.in_(item_ids),
-                        JobItemRow.status.in_(_OPEN_ITEM_STATUSES),
-                    )
-                    .with_for_update()
-                )
-                open_now.update((job_id, item_id) for (item_id,) in rows)
+                open_ids = await _lock_open_items(session, job_id, item_ids)
+                open_now.update((job_id, item_id) for item_id in open_ids)
             moving = [(j, i, r) for j, i, r in completions if (j, i) in open_now]
             moving = list({(j, i): (j, i, r) for j, i, r in moving}.values())
             if not moving:
@@ -1173,17 +1163,8 @@ class Store:
         async with self._transaction() as session:
             now = utcnow()
             moved: set[ItemKey] = set()
-            for job_id, item_ids in sorted(_by_job(keys).items()):
-                rows = await session.execute(
-                    select(JobItemRow.item_id)
-                    .where(
-                        JobItemRow.job_id == job_id,
-                        JobItemRow.item_id.in_(item_ids),
-                        JobItemRow.status.in_(_OPEN_ITEM_STATUSES),
-                    )
-                    .with_for_update()
-                )
-                open_ids = [item_id for (item_id,) in rows]
+            for job_id, item_ids in _by_job(keys).items():
+                open_ids = await _lock_open_items(session, job_id, item_ids)
                 if not open_ids:
                     continue
                 await session.execute(
@@ -1252,6 +1233,26 @@ async def _job_or_not_found(session: AsyncSession, job_id: str) -> JobRow:
 
 def _json_or_none(value: dict[str, Any] | None) -> str | None:
     return None if value is None else json.dumps(value)
+
+
+async def _lock_open_items(
+    session: AsyncSession, job_id: str, item_ids: Sequence[str]
+) -> list[str]:
+    """Those of the job's ``item_ids`` still open, locked for this transaction.
+
+    ``FOR UPDATE`` locks the rows on Postgres; on SQLite the transaction's ``BEGIN
+    IMMEDIATE`` already holds the database's write lock.
+    """
+    rows = await session.execute(
+        select(JobItemRow.item_id)
+        .where(
+            JobItemRow.job_id == job_id,
+            JobItemRow.item_id.in_(item_ids),
+            JobItemRow.status.in_(_OPEN_ITEM_STATUSES),
+        )
+        .with_for_update()
+    )
+    return [item_id for (item_id,) in rows]
 
 
 async def _bump(session: AsyncSession, job_id: str, counter: Any, by: int) -> None:
