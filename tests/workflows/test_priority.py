@@ -71,5 +71,7 @@ async def test_high_priority_items_of_a_later_job_run_before_an_earlier_backlog(
     # High priority: the late job's items jump the early job's backlog, so many of the
     # early items finish after the late job's last one.
     assert overtaken >= EARLY_ITEMS // 3, (overtaken, waited)
-    # Equal priority: first come, first served; the late job finishes (nearly) last.
-    assert waited <= 2, (overtaken, waited)
+    # Equal priority: first come, first served, nearly: a task queue has several
+    # partitions, so a few tasks may overtake (seen: 0 to 3 of 36). Far fewer in any case.
+    assert waited <= EARLY_ITEMS // 6, (overtaken, waited)
+    assert overtaken >= waited + EARLY_ITEMS // 3, (overtaken, waited)
