@@ -11,7 +11,6 @@ is flushed at once, and under load the batch grows by itself.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Generic, TypeVar
 
@@ -64,9 +63,3 @@ class GroupCommit(Generic[_K, _V]):
             for (_, future), answer in zip(live, answers, strict=True):
                 if not future.done():
                     future.set_result(answer)
-
-    async def close(self) -> None:
-        """Wait for the flush in progress (if any) to end."""
-        if self._drainer is not None:
-            with contextlib.suppress(Exception):
-                await self._drainer
