@@ -23,8 +23,8 @@ from temporalio.testing import WorkflowEnvironment
 
 from activities import item_activities
 from docbatch.stack import temporal_binary
-from docbatch.temporal import SEARCH_ATTRIBUTES
 from docbatch.store.tables import JobRow
+from docbatch.temporal import SEARCH_ATTRIBUTES
 from tests.conftest import Stack, StackFactory
 from tests.engine_doubles import slow_engine
 from tests.workflows.helpers import start_folder_job, wait_job, wait_until
