@@ -58,7 +58,9 @@ async def reject_nul_characters(request: Request) -> None:
         raise RequestValidationError(bad)
 
 
-def get_state(request: Request) -> AppState:
+# The dependencies below are ``async def`` although they never await: FastAPI runs a
+# plain ``def`` dependency in its thread pool, a thread hop per dependency per request.
+async def get_state(request: Request) -> AppState:
     """The application's state."""
     state: AppState = request.app.state.docbatch
     return state
@@ -67,22 +69,22 @@ def get_state(request: Request) -> AppState:
 StateDep = Annotated[AppState, Depends(get_state)]
 
 
-def get_store(state: StateDep) -> Store:
+async def get_store(state: StateDep) -> Store:
     """The SQL store."""
     return state.store
 
 
-def get_settings(state: StateDep) -> Settings:
+async def get_settings(state: StateDep) -> Settings:
     """The settings the app was built with."""
     return state.settings
 
 
-def get_blobs(state: StateDep) -> BlobStore:
+async def get_blobs(state: StateDep) -> BlobStore:
     """Blob storage for uploads and outputs."""
     return state.blobs
 
 
-def get_temporal(state: StateDep) -> TemporalClients:
+async def get_temporal(state: StateDep) -> TemporalClients:
     """Temporal clients per namespace."""
     return state.temporal
 
