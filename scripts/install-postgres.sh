@@ -16,6 +16,9 @@ database="${PG_DATABASE:-docbatch_test}"
 # Enough for a test stack's pools plus two worker processes (each up to 30 connections).
 max_connections=300
 
+# Callers capture stdout as the URL, so everything before it goes to stderr
+# (pg_ctlcluster, for one, prints "Removed stale pid file." after an unclean stop).
+{
 if ! command -v pg_ctlcluster >/dev/null || ! ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1; then
   apt-get update -qq
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends postgresql >/dev/null
@@ -76,5 +79,7 @@ ALTER ROLE \"$user\" SET synchronous_commit = off;"
 if [ -z "$(psql_admin "SELECT 1 FROM pg_database WHERE datname = '$database'")" ]; then
   su postgres -c "createdb -p $port -O '$user' '$database'"
 fi
+
+} >&2
 
 echo "postgresql+asyncpg://$user:$password@127.0.0.1:$port/$database"
