@@ -628,19 +628,31 @@ class Report:
 
 
 def write_section(path: Path, report: Report) -> None:
-    """Replace (or add) this benchmark's section of ``RESULTS.md``, keeping the others."""
-    sections: dict[str, str] = {}
-    text = path.read_text() if path.exists() else ""
-    for key in SECTION_ORDER:
-        begin, end = f"<!-- bench:{key} -->", f"<!-- /bench:{key} -->"
-        if begin in text and end in text:
-            sections[key] = text[text.index(begin) + len(begin) : text.index(end)].strip("\n")
-    sections[report.key] = report.markdown().strip("\n")
-    body = [RESULTS_HEADER]
-    for key in SECTION_ORDER:
-        if key in sections:
-            body.append(f"<!-- bench:{key} -->\n{sections[key]}\n<!-- /bench:{key} -->\n")
-    path.write_text("\n".join(body))
+    """Replace (or add) this benchmark's section of ``RESULTS.md``.
+
+    Everything else in the file stays as it was: the other benchmarks' sections and the
+    prose written around them (the summary of where each target stands). A section not
+    yet in the file goes before the first section that follows it in ``SECTION_ORDER``,
+    else at the end.
+    """
+    text = path.read_text() if path.exists() else RESULTS_HEADER
+    block = (
+        f"<!-- bench:{report.key} -->\n{report.markdown().strip(chr(10))}\n"
+        f"<!-- /bench:{report.key} -->"
+    )
+    begin, end = f"<!-- bench:{report.key} -->", f"<!-- /bench:{report.key} -->"
+    if begin in text and end in text:
+        start, stop = text.index(begin), text.index(end) + len(end)
+        path.write_text(text[:start] + block + text[stop:])
+        return
+    later = SECTION_ORDER[SECTION_ORDER.index(report.key) + 1 :]
+    for key in later:
+        marker = f"<!-- bench:{key} -->"
+        if marker in text:
+            at = text.index(marker)
+            path.write_text(text[:at] + block + "\n\n" + text[at:])
+            return
+    path.write_text(text.rstrip("\n") + "\n\n" + block + "\n")
 
 
 RESULTS_HEADER = """# Benchmark results

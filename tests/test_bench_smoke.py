@@ -103,3 +103,21 @@ def test_status_latency_smoke_reads_during_the_run(tmp_path: Path) -> None:
     report = run_smoke("status_latency", tmp_path)
     assert report["parameters"]["reads under load"] >= 2
     assert figure(report, "p99 under load") > 0
+
+
+def test_writing_a_section_keeps_the_prose_and_the_other_sections(tmp_path: Path) -> None:
+    from bench.harness import RESULTS_HEADER, Report, write_section
+
+    results = tmp_path / "RESULTS.md"
+    summary = "## Where each target stands\n\nwritten by hand, kept by every benchmark\n"
+    write_section(results, Report(key="scale", title="Scale", parameters={"items": 1}))
+    text = results.read_text()
+    assert text.startswith(RESULTS_HEADER) and "<!-- bench:scale -->" in text
+    results.write_text(text.replace(RESULTS_HEADER, RESULTS_HEADER + "\n" + summary))
+    write_section(results, Report(key="dedup", title="Dedup", parameters={"items": 2}))
+    write_section(results, Report(key="scale", title="Scale", parameters={"items": 3}))
+    text = results.read_text()
+    assert summary in text
+    assert text.index(summary) < text.index("<!-- bench:dedup -->") < text.index("bench:scale")
+    assert "items=3" in text and "items=1" not in text and "items=2" in text
+    assert text.count("<!-- bench:scale -->") == 1
