@@ -53,6 +53,9 @@ async def worker_resources(settings: Settings) -> AsyncIterator[WorkerResources]
     http = httpx.AsyncClient(timeout=settings.webhook_timeout_seconds, follow_redirects=False)
     try:
         blobs = BlobStore(settings.blob_dir, s3_endpoint_url=settings.s3_endpoint_url)
+        swept = await asyncio.to_thread(blobs.sweep_staging)
+        if swept:
+            log.info("removed staged blob writes left by a killed process", files=swept)
         yield WorkerResources(store=store, blobs=blobs, pool=pool, http=http)
     finally:
         await http.aclose()

@@ -9,9 +9,11 @@ threads); credentials and region come from the standard AWS environment.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import os
 import tempfile
+import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -51,11 +53,23 @@ def split_s3(location: str) -> tuple[str, str]:
     return parsed.netloc, parsed.path.lstrip("/")
 
 
+STAGING_DIR = ".staging"
+"""Where local writes are staged before their atomic rename into place."""
+STALE_STAGING_SECONDS = 3600.0
+"""A staged file this old belongs to no write still running: a killed process left it."""
+
+
 class BlobStore:
-    """Local blobs under one folder (atomic writes), plus S3 destinations for outputs."""
+    """Local blobs under one folder (atomic writes), plus S3 destinations for outputs.
+
+    Every local write goes to a temporary file in ``.staging/`` and is renamed into
+    place, so a process killed mid-write leaves no partial blob beside the real ones,
+    only a staged file that :meth:`sweep_staging` removes later.
+    """
 
     def __init__(self, root: Path, *, s3_endpoint_url: str | None = None) -> None:
         self.root = root.resolve()
+        self.staging = self.root / STAGING_DIR
         self._s3_endpoint_url = s3_endpoint_url
         self._s3: Any = None
 
@@ -98,7 +112,7 @@ class BlobStore:
     def _put_bytes(self, key: str, data: bytes) -> str:
         path = self._path(key)
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=path.suffix)
+        fd, tmp = self._staged_file()
         try:
             with os.fdopen(fd, "wb") as handle:
                 handle.write(data)
@@ -107,6 +121,27 @@ class BlobStore:
             Path(tmp).unlink(missing_ok=True)
             raise
         return path_to_location(path)
+
+    def _staged_file(self) -> tuple[int, str]:
+        self.staging.mkdir(parents=True, exist_ok=True)
+        return tempfile.mkstemp(dir=self.staging)
+
+    def sweep_staging(self, *, older_than_seconds: float = STALE_STAGING_SECONDS) -> int:
+        """Remove staged files left by killed processes; return how many were removed.
+
+        Only files older than ``older_than_seconds`` go: a younger one may be a write
+        that another process sharing this folder is still making.
+        """
+        if not self.staging.is_dir():
+            return 0
+        cutoff = time.time() - older_than_seconds
+        removed = 0
+        for entry in self.staging.iterdir():
+            with contextlib.suppress(FileNotFoundError):
+                if entry.is_file() and entry.stat().st_mtime < cutoff:
+                    entry.unlink()
+                    removed += 1
+        return removed
 
     async def put_stream(
         self,
@@ -119,9 +154,7 @@ class BlobStore:
 
         Past ``max_bytes`` nothing is kept and ``TooLargeError`` is raised.
         """
-        staging = self._path(f"{prefix}/.staging")
-        await asyncio.to_thread(staging.mkdir, parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=staging)
+        fd, tmp = await asyncio.to_thread(self._staged_file)
         digest = hashlib.sha256()
         size = 0
         try:

@@ -127,7 +127,7 @@ async def test_oversized_upload_is_refused_and_nothing_is_stored(make_api: ApiFa
         assert response.status_code == 413
         assert "limit" in response.json()["detail"]
         assert await api.stack.store.count_files(directory.id) == 0
-        staging = api.stack.settings.blob_dir / "uploads" / ".staging"
+        staging = api.stack.settings.blob_dir / ".staging"
         assert not staging.exists() or not any(staging.iterdir())
 
 
