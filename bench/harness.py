@@ -636,11 +636,9 @@ def write_section(path: Path, report: Report) -> None:
     else at the end.
     """
     text = path.read_text() if path.exists() else RESULTS_HEADER
-    block = (
-        f"<!-- bench:{report.key} -->\n{report.markdown().strip(chr(10))}\n"
-        f"<!-- /bench:{report.key} -->"
-    )
     begin, end = f"<!-- bench:{report.key} -->", f"<!-- /bench:{report.key} -->"
+    body = report.markdown().strip("\n")
+    block = f"{begin}\n{body}\n{end}"
     if begin in text and end in text:
         start, stop = text.index(begin), text.index(end) + len(end)
         path.write_text(text[:start] + block + text[stop:])
