@@ -85,6 +85,7 @@ def build_worker(
             batch.start_job,
             batch.list_page,
             batch.set_job_status,
+            batch.set_job_paused,
             batch.cancel_job_items,
             items.process_item,
             items.process_item_now,

@@ -11,6 +11,7 @@ from docbatch.messages import (
     JobSnapshot,
     ListPageInput,
     ListPageOutput,
+    SetJobPausedInput,
     SetJobStatusInput,
     StartJobInput,
     StartJobOutput,
@@ -75,6 +76,11 @@ class BatchActivities:
             skipped=job.skipped_items,
             cancelled=job.cancelled_items,
         )
+
+    @activity.defn
+    async def set_job_paused(self, request: SetJobPausedInput) -> None:
+        """Record the job's pause in the store (what the CLI and the API show)."""
+        await self._store.set_job_paused(request.job_id, request.paused)
 
     @activity.defn
     async def cancel_job_items(self, request: CancelJobItemsInput) -> CancelJobItemsOutput:

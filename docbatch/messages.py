@@ -32,6 +32,8 @@ class ParentState(BaseModel):
     webhook_initial_retry_seconds: float = 5.0
     job_type: str = ""
     directory_id: str | None = None
+    paused: bool = False
+    """Dispatching is paused: survives continue-as-new like the counters."""
 
 
 class BatchParentInput(BaseModel):
@@ -58,7 +60,9 @@ class Progress(BaseModel):
     """Answer of the parent's progress query."""
 
     job_id: str
-    status: JobStatus
+    status: str
+    """The job's status, or ``paused`` while a running job dispatches nothing new."""
+    paused: bool = False
     total: int
     completed: int
     failed: int
@@ -70,7 +74,7 @@ class Progress(BaseModel):
 
 
 class CancelRequest(BaseModel):
-    """Argument of the ``cancel`` signal and Update."""
+    """Argument of the ``cancel`` signal and Update (read leniently: any input cancels)."""
 
     reason: str | None = None
 
@@ -131,6 +135,13 @@ class SetJobStatusInput(BaseModel):
     job_id: str
     status: JobStatus
     error_message: str | None = None
+
+
+class SetJobPausedInput(BaseModel):
+    """Record that a job is paused, or dispatching again."""
+
+    job_id: str
+    paused: bool
 
 
 class JobSnapshot(BaseModel):

@@ -10,7 +10,7 @@ counters.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import timedelta
 from typing import Any, TypeVar
 
@@ -34,7 +34,6 @@ with workflow.unsafe.imports_passed_through():
         BatchParentInput,
         BatchParentResult,
         CancelJobItemsInput,
-        CancelRequest,
         CancelResult,
         ItemFailureInput,
         ItemInput,
@@ -43,6 +42,7 @@ with workflow.unsafe.imports_passed_through():
         ParentState,
         Progress,
         RecordEventInput,
+        SetJobPausedInput,
         SetJobStatusInput,
         StartJobInput,
         WebhookDeliveryInput,
@@ -50,9 +50,16 @@ with workflow.unsafe.imports_passed_through():
     from docbatch.models import ItemStatus, JobStatus
     from docbatch.temporal import DIRECTORY_ID, JOB_ID, JOB_STATUS, JOB_TYPE, PROGRESS
     from workflows.batch_item import BatchItemWorkflow
+    from workflows.handler_input import describe_ignored, read_cancel
     from workflows.webhook_delivery import WebhookDeliveryWorkflow
 
 _R = TypeVar("_R")
+
+PAUSED = "paused"
+"""Shown as the job's status (search attribute, progress query) while it is paused."""
+PATCH_ANY_CANCEL_INPUT = "cancel-any-input"
+"""Marks histories where a ``cancel`` signal of any input cancels (before, only a
+``{"reason": ...}`` object did: the others were dropped)."""
 
 STORE_TIMEOUT = timedelta(seconds=60)
 MAX_PAGES_PER_RUN = 200
@@ -78,18 +85,22 @@ class BatchParentWorkflow:
         self._cancel_reason: str | None = None
         self._finished = False
         self._progress_shown = -1
+        self._paused_recorded = False
+        """Whether the store and search attribute show the job paused right now."""
+        self._recording_pause = False
 
     # ------------------------------------------------------------------ handlers
 
     @workflow.query
-    def progress(self) -> Progress:
-        """Counts and percentage of the job as this workflow sees them."""
+    def progress(self, *_ignored: Any) -> Progress:
+        """Counts and percentage of the job as this workflow sees them (input ignored)."""
         state = self._state
         done = state.completed + state.failed + state.skipped + state.cancelled
         percentage = 0.0 if state.total <= 0 else min(100.0, round(100.0 * done / state.total, 2))
         return Progress(
             job_id=self._job_id,
-            status=self._status,
+            status=self._shown_status(),
+            paused=state.paused and not self._status.is_terminal,
             total=state.total,
             completed=state.completed,
             failed=state.failed,
@@ -101,16 +112,31 @@ class BatchParentWorkflow:
         )
 
     @workflow.signal
-    def cancel(self, request: CancelRequest) -> None:
-        """Cancel the job (from the Web UI or ``temporal workflow signal``)."""
-        if not self._finished and not self._cancel_requested:
-            self._cancel_requested = True
-            self._cancel_reason = request.reason
+    def cancel(self, *args: Any) -> None:
+        """Cancel the job (Web UI, ``temporal workflow signal``): any input cancels.
+
+        The input may be ``{"reason": "..."}``, a plain string (taken as the reason), or
+        anything else (ignored, with a warning in the worker log).
+        """
+        request = read_cancel(args)
+        if not request.well_formed and not workflow.patched(PATCH_ANY_CANCEL_INPUT):
+            # Histories recorded before any input cancelled dropped this signal.
+            return
+        if request.problem:
+            workflow.logger.warning(
+                "cancel signal input: %s", request.problem, extra={"job_id": self._job_id}
+            )
+        self._request_cancel(request.reason)
 
     @workflow.update
-    async def cancel_job(self, request: CancelRequest) -> CancelResult:
+    async def cancel_job(self, *args: Any) -> CancelResult:
         """Cancel the job, wait until every item is terminal, return the processed count."""
-        self.cancel(request)
+        request = read_cancel(args)
+        if request.problem:
+            workflow.logger.warning(
+                "cancel_job input: %s", request.problem, extra={"job_id": self._job_id}
+            )
+        self._request_cancel(request.reason)
         await workflow.wait_condition(lambda: self._finished)
         return CancelResult(
             job_id=self._job_id,
@@ -119,9 +145,61 @@ class BatchParentWorkflow:
         )
 
     @cancel_job.validator
-    def _validate_cancel_job(self, request: CancelRequest) -> None:
-        if self._finished or self._status.is_terminal:
-            raise ValueError(f"job {self._job_id} already {self._status.value}")
+    def _validate_cancel_job(self, *_args: Any) -> None:
+        self._refuse_if_finished()
+
+    @workflow.signal
+    def pause(self, *args: Any) -> None:
+        """Stop dispatching new items; items in flight finish (input ignored)."""
+        self._warn_ignored("pause", args)
+        self._set_paused(True)
+
+    @workflow.signal
+    def resume(self, *args: Any) -> None:
+        """Dispatch again after a pause (input ignored)."""
+        self._warn_ignored("resume", args)
+        self._set_paused(False)
+
+    @workflow.update
+    async def pause_job(self, *args: Any) -> Progress:
+        """Pause the job; answers once the pause is recorded in the store."""
+        self.pause(*args)
+        await workflow.wait_condition(self._pause_settled)
+        return self.progress()
+
+    @pause_job.validator
+    def _validate_pause_job(self, *_args: Any) -> None:
+        self._refuse_if_finished()
+
+    @workflow.update
+    async def resume_job(self, *args: Any) -> Progress:
+        """Resume the job; answers once the resumption is recorded in the store."""
+        self.resume(*args)
+        await workflow.wait_condition(self._pause_settled)
+        return self.progress()
+
+    @resume_job.validator
+    def _validate_resume_job(self, *_args: Any) -> None:
+        self._refuse_if_finished()
+
+    def _refuse_if_finished(self) -> None:
+        if self._finished or self._status.is_terminal or self._cancel_requested:
+            state = "being cancelled" if not self._finished else self._status.value
+            raise ValueError(f"job {self._job_id} already {state}")
+
+    def _request_cancel(self, reason: str | None) -> None:
+        if not self._finished and not self._cancel_requested:
+            self._cancel_requested = True
+            self._cancel_reason = reason
+
+    def _set_paused(self, paused: bool) -> None:
+        if not self._finished and not self._cancel_requested:
+            self._state.paused = paused
+
+    def _warn_ignored(self, name: str, args: Sequence[Any]) -> None:
+        problem = describe_ignored(args)
+        if problem:
+            workflow.logger.warning("%s input: %s", name, problem, extra={"job_id": self._job_id})
 
     # ----------------------------------------------------------------------- run
 
@@ -153,13 +231,17 @@ class BatchParentWorkflow:
             await self._emit("running")
         else:
             self._state = request.state
+            self._paused_recorded = request.state.paused
+        pause_keeper = asyncio.create_task(self._record_pauses())
 
         exhausted = await self._dispatch_pages()
 
         if not self._cancel_requested and not exhausted:
             await workflow.wait_condition(lambda: not self._in_flight or self._cancel_requested)
             if not self._cancel_requested:
-                await workflow.wait_condition(workflow.all_handlers_finished)
+                await workflow.wait_condition(
+                    lambda: workflow.all_handlers_finished() and self._pause_is_recorded()
+                )
                 next_state = self._state.model_copy(update={"runs": self._state.runs + 1})
                 workflow.continue_as_new(BatchParentInput(job_id=self._job_id, state=next_state))
 
@@ -187,6 +269,7 @@ class BatchParentWorkflow:
             else:
                 await self._emit("partial_success" if self._state.failed else "success")
         self._finished = True
+        await pause_keeper
         await workflow.wait_condition(workflow.all_handlers_finished)
         return self._result()
 
@@ -202,6 +285,9 @@ class BatchParentWorkflow:
         dispatched = 0
         pages = 0
         while not self._cancel_requested:
+            await workflow.wait_condition(lambda: not state.paused or self._cancel_requested)
+            if self._cancel_requested:
+                return False
             budget = state.continue_as_new_threshold - dispatched
             if budget <= 0 or pages >= MAX_PAGES_PER_RUN:
                 return False
@@ -223,7 +309,7 @@ class BatchParentWorkflow:
             for item_id, name in zip(page.item_ids, names, strict=True):
                 await workflow.wait_condition(
                     lambda: (
-                        len(self._in_flight) < state.max_concurrent_children
+                        (len(self._in_flight) < state.max_concurrent_children and not state.paused)
                         or self._cancel_requested
                     )
                 )
@@ -286,6 +372,37 @@ class BatchParentWorkflow:
             task.cancel()
         await workflow.wait_condition(lambda: not self._in_flight)
 
+    async def _record_pauses(self) -> None:
+        """Keep the store and ``DocbatchStatus`` in step with pause and resume."""
+        while True:
+            await workflow.wait_condition(
+                lambda: self._finished or self._state.paused != self._paused_recorded
+            )
+            if self._finished:
+                return
+            paused = self._state.paused
+            self._recording_pause = True
+            await self._store_op(
+                BatchActivities.set_job_paused,
+                SetJobPausedInput(job_id=self._job_id, paused=paused),
+            )
+            self._recording_pause = False
+            self._paused_recorded = paused
+            if not self._status.is_terminal:
+                self._upsert_status(self._status)
+
+    def _pause_is_recorded(self) -> bool:
+        return not self._recording_pause and self._paused_recorded == self._state.paused
+
+    def _pause_settled(self) -> bool:
+        """Whether a pause or resume Update can answer: recorded, or moot."""
+        return self._finished or self._cancel_requested or self._pause_is_recorded()
+
+    def _shown_status(self) -> str:
+        if self._paused_recorded and self._state.paused and not self._status.is_terminal:
+            return PAUSED
+        return self._status.value
+
     # ------------------------------------------------------------------- helpers
 
     def _count(self, status: ItemStatus) -> None:
@@ -337,7 +454,7 @@ class BatchParentWorkflow:
 
     def _upsert_status(self, status: JobStatus) -> None:
         self._status = status
-        workflow.upsert_search_attributes([JOB_STATUS.value_set(status.value)])
+        workflow.upsert_search_attributes([JOB_STATUS.value_set(self._shown_status())])
         self._upsert_progress()
 
     def _upsert_progress(self) -> None:

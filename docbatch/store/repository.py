@@ -1033,6 +1033,17 @@ class Store:
                 )
             return status
 
+    async def set_job_paused(self, job_id: str, paused: bool) -> JobRow:
+        """Record that a job is paused (or no longer); a job that ended stays as it is."""
+        async with self._transaction() as session:
+            job = await session.get(JobRow, job_id, with_for_update=True)
+            if job is None:
+                raise NotFoundError(f"job {job_id} not found")
+            if job.status not in _TERMINAL_JOB_VALUES and job.paused != paused:
+                job.paused = paused
+                job.updated_at = utcnow()
+            return job
+
     async def start_item(self, job_id: str, item_id: str) -> tuple[ItemStatus, FileRow | None]:
         """Mark a pending item ``processing``; return its status afterwards and its file."""
         started = await self.start_items([(job_id, item_id)])

@@ -16,6 +16,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -121,6 +122,8 @@ class JobRow(Base):
     cancelled_items: Mapped[int] = mapped_column(Integer, default=0)
     error_message: Mapped[str | None] = mapped_column(Text)
     cancel_reason: Mapped[str | None] = mapped_column(Text)
+    paused: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    """Dispatching is paused (``pause`` signal or Update); meaningless once terminal."""
     workflow_id: Mapped[str] = mapped_column(String(128))
     temporal_namespace: Mapped[str] = mapped_column(String(255))
     retry_of: Mapped[str | None] = mapped_column(String(64))
