@@ -1,4 +1,5 @@
-"""The command line: ``starter.py`` (run / status / items / results / cancel / list) and
+"""The command line: ``starter.py`` (run / status / items / results / cancel / pause /
+resume / list) and
 ``docbatch dev`` / ``docbatch worker``.
 
 Human output by default (rich); ``--json`` prints the reference API's JSON shapes.
@@ -32,6 +33,7 @@ from docbatch.logging import configure_logging
 from docbatch.models import (
     BatchCreateRequest,
     BatchGetStatusResponse,
+    BatchJob,
     ItemStatus,
     JobStatus,
     JobType,
@@ -340,6 +342,11 @@ def _reason(status: BatchGetStatusResponse) -> str:
     return job.status.value
 
 
+def _shown(job: BatchJob) -> str:
+    """The status people see: ``paused`` for a paused job (the API keeps ``running``)."""
+    return "paused" if job.paused and not job.status.is_terminal else job.status.value
+
+
 async def _wait(
     store: Store, client: Client, job_id: str, *, quiet: bool, embedded: bool
 ) -> BatchGetStatusResponse | None:
@@ -371,7 +378,7 @@ async def _wait(
                     bar.update(task, rate=_rate_text(status))
                 done = (job.processed_items or 0) + (job.skipped_items or 0)
                 detail = (
-                    f"{job.status.value} · ✓{(job.processed_items or 0) - (job.failed_items or 0)}"
+                    f"{_shown(job)} · ✓{(job.processed_items or 0) - (job.failed_items or 0)}"
                     f" ✗{job.failed_items or 0} ↷{job.skipped_items or 0}"
                 )
                 bar.update(task, total=job.total_items or None, completed=done, detail=detail)
@@ -447,7 +454,7 @@ def status(job_id: str, as_json: JsonOption = False) -> None:
                 return
             job = result.job
             out.print(
-                f"[bold]{job.id}[/bold] {job.job_type.value} — [bold]{job.status.value}[/bold]"
+                f"[bold]{job.id}[/bold] {job.job_type.value} — [bold]{_shown(job)}[/bold]"
                 f" {result.progress_percentage:.1f}%  total {job.total_items}, processed"
                 f" {job.processed_items}, failed {job.failed_items}, skipped {job.skipped_items}"
             )
@@ -575,6 +582,30 @@ def cancel(
                 )
 
     _run(go)
+
+
+@app.command()
+def pause(job_id: str, as_json: JsonOption = False) -> None:
+    """Pause a job: nothing new starts, items in flight finish (resume continues it)."""
+    _run(lambda: _pause_or_resume(job_id, paused=True, as_json=as_json))
+
+
+@app.command()
+def resume(job_id: str, as_json: JsonOption = False) -> None:
+    """Resume a paused job."""
+    _run(lambda: _pause_or_resume(job_id, paused=False, as_json=as_json))
+
+
+async def _pause_or_resume(job_id: str, *, paused: bool, as_json: bool) -> None:
+    settings = _settings()
+    async with _store(settings) as store, _temporal(settings, embedded=False) as client:
+        change = service.pause_job if paused else service.resume_job
+        response = await change(store, client, job_id)
+        if as_json:
+            _print_json(response)
+        else:
+            shown = "paused" if response.paused else response.status.value
+            out.print(f"job {job_id} {shown}: {response.message}")
 
 
 @app.command("list")

@@ -674,6 +674,8 @@ class BatchJob(_Response):
     workflow_id: str | None = None
     retry_of: str | None = None
     """docbatch extension: the job whose failed items this job retries."""
+    paused: bool = False
+    """docbatch extension: dispatching is paused (``status`` stays ``running``)."""
 
 
 class JobCounts(_Response):
@@ -722,6 +724,16 @@ class BatchCancelResponse(_Response):
     message: str
     processed_items: int
     status: JobStatus
+
+
+class BatchPauseResponse(_Response):
+    """docbatch extension: answer to a pause or resume call."""
+
+    job_id: str
+    message: str
+    paused: bool
+    status: JobStatus
+    """The reference's status (``running`` while paused: it has no ``paused``)."""
 
 
 class JobItem(_Response):

@@ -40,6 +40,7 @@ from docbatch.models import (
     BatchCreateRequest,
     BatchGetStatusResponse,
     BatchJob,
+    BatchPauseResponse,
     ClassifyJob,
     ClassifyMode,
     ItemStatus,
@@ -63,7 +64,7 @@ from docbatch.store.tables import (
     ProcessingResultRow,
 )
 from docbatch.temporal import DIRECTORY_ID, JOB_ID, JOB_STATUS, JOB_TYPE, temporal_priority
-from docbatch.views import item_model, job_counts, job_model
+from docbatch.views import is_paused, item_model, job_counts, job_model
 from docbatch.webhooks import validate_targets
 from workflows.batch_parent import BatchParentWorkflow
 
@@ -485,6 +486,79 @@ async def cancel_job(
         message=f"job cancelled{f': {reason}' if reason else ''}",
         processed_items=result.processed_items,
         status=result.status,
+    )
+
+
+async def pause_job(
+    store: Store,
+    client: Client,
+    job_id: str,
+    *,
+    project_id: str | None = None,
+    wait_seconds: float = 30.0,
+) -> BatchPauseResponse:
+    """Pause a job: nothing new is dispatched, items in flight finish."""
+    return await _set_paused(store, client, job_id, True, project_id, wait_seconds)
+
+
+async def resume_job(
+    store: Store,
+    client: Client,
+    job_id: str,
+    *,
+    project_id: str | None = None,
+    wait_seconds: float = 30.0,
+) -> BatchPauseResponse:
+    """Resume a paused job (resuming a job that is not paused changes nothing)."""
+    return await _set_paused(store, client, job_id, False, project_id, wait_seconds)
+
+
+async def _set_paused(
+    store: Store,
+    client: Client,
+    job_id: str,
+    paused: bool,
+    project_id: str | None,
+    wait_seconds: float,
+) -> BatchPauseResponse:
+    """Pause or resume through the parent's Update; a signal if no worker answers in time.
+
+    Both are idempotent. The Update answers once the store shows the change; the
+    signal is durable in Temporal and lands when a worker picks the job up.
+    """
+    job = await store.get_job(job_id, project_id=project_id)
+    verb = "pause" if paused else "resume"
+    if JobStatus(job.status).is_terminal:
+        raise JobTerminalError(f"job {job_id} already {job.status}: nothing to {verb}")
+    handle = client.get_workflow_handle_for(BatchParentWorkflow.run, job.workflow_id)
+    update = BatchParentWorkflow.pause_job if paused else BatchParentWorkflow.resume_job
+    signal = BatchParentWorkflow.pause if paused else BatchParentWorkflow.resume
+    pending = False
+    try:
+        await asyncio.wait_for(handle.execute_update(update), wait_seconds)
+    except WorkflowUpdateFailedError as exc:
+        job = await store.get_job(job_id)
+        raise JobTerminalError(f"job {job_id} cannot {verb}: {exc.cause or exc}") from exc
+    except (TimeoutError, RPCError) as exc:
+        try:
+            await handle.signal(signal)
+        except RPCError:
+            job = await store.get_job(job_id)
+            if JobStatus(job.status).is_terminal:
+                raise JobTerminalError(f"job {job_id} already {job.status}") from exc
+            raise TemporalUnavailableError(f"could not {verb} job {job_id}: {exc}") from exc
+        pending = True
+    job = await store.get_job(job_id)
+    if pending and is_paused(job) != paused:
+        message = f"{verb} requested; it takes effect when a worker picks the job up"
+    elif JobStatus(job.status).is_terminal:
+        message = f"job already {job.status}"
+    else:
+        message = (
+            "job paused: in-flight items finish, nothing new starts" if paused else ("job resumed")
+        )
+    return BatchPauseResponse(
+        job_id=job_id, message=message, paused=is_paused(job), status=JobStatus(job.status)
     )
 
 

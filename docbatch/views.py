@@ -34,7 +34,18 @@ def job_model(job: JobRow) -> BatchJob:
         updated_at=job.updated_at,
         workflow_id=job.workflow_id,
         retry_of=job.retry_of,
+        paused=is_paused(job),
     )
+
+
+def is_paused(job: JobRow) -> bool:
+    """Whether the job is paused now (a job that ended is not, whatever it was)."""
+    return bool(job.paused) and not JobStatus(job.status).is_terminal
+
+
+def shown_status(job: JobRow) -> str:
+    """The status docbatch shows people: ``paused`` for a paused job, else the status."""
+    return "paused" if is_paused(job) else job.status
 
 
 def job_counts(job: JobRow) -> JobCounts:

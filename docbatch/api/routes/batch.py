@@ -20,6 +20,7 @@ from docbatch.models import (
     BatchCreateRequest,
     BatchGetStatusResponse,
     BatchJob,
+    BatchPauseResponse,
     ItemStatus,
     JobItem,
     JobItemGetProcessingResultsResponse,
@@ -145,6 +146,26 @@ async def cancel_batch_job(
         reason=body.reason if body else None,
         project_id=principal.project_id,
     )
+
+
+@router.post("/{job_id}/pause", response_model=BatchPauseResponse, summary="Pause Batch Job")
+async def pause_batch_job(
+    job_id: str, principal: PrincipalDep, store: StoreDep, temporal: TemporalDep
+) -> BatchPauseResponse:
+    """docbatch extension: stop dispatching new items (in-flight ones finish); 409 if ended."""
+    job = await store.get_job(job_id, project_id=principal.project_id)
+    client = await temporal.get(job.temporal_namespace)
+    return await service.pause_job(store, client, job_id, project_id=principal.project_id)
+
+
+@router.post("/{job_id}/resume", response_model=BatchPauseResponse, summary="Resume Batch Job")
+async def resume_batch_job(
+    job_id: str, principal: PrincipalDep, store: StoreDep, temporal: TemporalDep
+) -> BatchPauseResponse:
+    """docbatch extension: dispatch again after a pause; 409 if the job ended."""
+    job = await store.get_job(job_id, project_id=principal.project_id)
+    client = await temporal.get(job.temporal_namespace)
+    return await service.resume_job(store, client, job_id, project_id=principal.project_id)
 
 
 @router.get("/{job_id}/items", response_model=Page[JobItem], summary="List Batch Job Items")
