@@ -34,6 +34,17 @@ from workflows.webhook_delivery import WebhookDeliveryWorkflow
 
 log = structlog.get_logger("docbatch.worker")
 
+WORKFLOWS = [BatchParentWorkflow, BatchItemWorkflow, WebhookDeliveryWorkflow]
+
+
+def workflow_runner() -> SandboxedWorkflowRunner:
+    """The sandbox the workflows run in (the worker's, and the replay tests')."""
+    return SandboxedWorkflowRunner(
+        restrictions=SandboxRestrictions.default.with_passthrough_modules(
+            "docbatch", "activities", "pydantic", "sqlalchemy"
+        )
+    )
+
 
 @dataclass
 class WorkerResources:
@@ -80,7 +91,7 @@ def build_worker(
     return Worker(
         client,
         task_queue=task_queue or settings.task_queue,
-        workflows=[BatchParentWorkflow, BatchItemWorkflow, WebhookDeliveryWorkflow],
+        workflows=WORKFLOWS,
         activities=[
             batch.start_job,
             batch.list_page,
@@ -94,11 +105,7 @@ def build_worker(
             hooks.record_event,
             hooks.deliver_webhook,
         ],
-        workflow_runner=SandboxedWorkflowRunner(
-            restrictions=SandboxRestrictions.default.with_passthrough_modules(
-                "docbatch", "activities", "pydantic", "sqlalchemy"
-            )
-        ),
+        workflow_runner=workflow_runner(),
         max_concurrent_activities=settings.max_concurrent_activities,
         max_concurrent_workflow_tasks=settings.max_concurrent_workflow_tasks,
         interceptors=[ObservabilityInterceptor()],

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 from temporalio.api.enums.v1 import EventType
-from temporalio.client import WorkflowHistory
+from temporalio.client import Client, WorkflowHistory
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.worker import Replayer
 
+import worker as worker_module
 from docbatch import service
 from docbatch.models import BatchCreateRequest, BatchGetStatusResponse
 from docbatch.store.tables import JobRow
@@ -61,14 +65,15 @@ async def run_folder_job(
     return await wait_job(stack, await start_folder_job(stack, folder, config, **extra))
 
 
-async def parent_histories(stack: Stack, workflow_id: str) -> list[WorkflowHistory]:
+async def parent_histories(stack: Stack | Client, workflow_id: str) -> list[WorkflowHistory]:
     """Histories of every run of a parent workflow (the continue-as-new chain)."""
+    client = stack if isinstance(stack, Client) else stack.client
     # Walk the chain backwards from the latest run: each run's first event names the
     # run it continued from. Unlike visibility queries this never lags.
     histories: list[WorkflowHistory] = []
     run_id: str | None = None
     while True:
-        handle = stack.client.get_workflow_handle(workflow_id, run_id=run_id)
+        handle = client.get_workflow_handle(workflow_id, run_id=run_id)
         history = await handle.fetch_history()
         histories.append(history)
         started = history.events[0].workflow_execution_started_event_attributes
@@ -94,3 +99,36 @@ async def wait_until(predicate: Any, *, timeout: float = 60.0, interval: float =
         if loop.time() > deadline:
             raise TimeoutError("condition not met in time")
         await asyncio.sleep(interval)
+
+
+def failed_workflow_tasks(histories: list[WorkflowHistory]) -> list[str]:
+    """The failures of every workflow task of these histories (none, in a healthy run)."""
+    return [
+        str(event.workflow_task_failed_event_attributes.failure.message)
+        for history in histories
+        for event in history.events
+        if event.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_FAILED
+    ]
+
+
+async def replay(histories: list[WorkflowHistory]) -> None:
+    """Replay ``histories`` on today's workflow code, as a worker would after a deploy.
+
+    Raises on any nondeterminism or failure the replay meets.
+    """
+    replayer = Replayer(
+        workflows=worker_module.WORKFLOWS,
+        workflow_runner=worker_module.workflow_runner(),
+        data_converter=pydantic_data_converter,
+    )
+    async with replayer.workflow_replay_iterator(_iterate(histories)) as results:
+        async for result in results:
+            if result.replay_failure is not None:
+                raise AssertionError(
+                    f"replay of {result.history.workflow_id} failed: {result.replay_failure}"
+                ) from result.replay_failure
+
+
+async def _iterate(histories: list[WorkflowHistory]) -> AsyncIterator[WorkflowHistory]:
+    for history in histories:
+        yield history
