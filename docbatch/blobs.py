@@ -191,6 +191,21 @@ class BlobStore:
         except FileNotFoundError:
             raise NotFoundError(f"no blob at {location}") from None
 
+    async def size(self, location: str) -> int:
+        """The size in bytes of what is stored at a location (local or S3)."""
+        if location.startswith("s3://"):
+            bucket, key = split_s3(location)
+            client = self._s3_client()
+            try:
+                head = await asyncio.to_thread(client.head_object, Bucket=bucket, Key=key)
+            except client.exceptions.ClientError:
+                raise NotFoundError(f"no blob at {location}") from None
+            return int(head["ContentLength"])
+        try:
+            return (await asyncio.to_thread(self.local_path(location).stat)).st_size
+        except FileNotFoundError:
+            raise NotFoundError(f"no blob at {location}") from None
+
     async def read_text(self, location: str) -> str:
         """The UTF-8 text stored at a location."""
         return (await self.read_bytes(location)).decode()

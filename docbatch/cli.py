@@ -1,5 +1,5 @@
-"""The command line: ``starter.py`` (run / status / items / results / cancel / pause /
-resume / list) and
+"""The command line: ``starter.py`` (run / status / items / results / export / cancel /
+pause / resume / list) and
 ``docbatch dev`` / ``docbatch worker``.
 
 Human output by default (rich); ``--json`` prints the reference API's JSON shapes.
@@ -26,7 +26,7 @@ from rich.prompt import Confirm
 from rich.table import Table
 from temporalio.client import Client
 
-from docbatch import service, views
+from docbatch import export, service, views
 from docbatch.blobs import BlobStore
 from docbatch.errors import ConfigError, ConflictError, DocbatchError, NotFoundError
 from docbatch.logging import configure_logging
@@ -193,6 +193,14 @@ def run(
         str | None,
         typer.Option("--idempotency-key", help="Run again safely: the same key returns the job."),
     ] = None,
+    output: Annotated[
+        Path | None,
+        typer.Option(
+            "--output",
+            help="Write each item's output to DIR as it finishes (see `export`).",
+            metavar="DIR",
+        ),
+    ] = None,
     as_json: JsonOption = False,
 ) -> None:
     """Process every file of PATH as one batch job; wait with a progress bar."""
@@ -207,6 +215,7 @@ def run(
             embedded,
             as_json,
             idempotency_key,
+            output,
         )
     )
     raise typer.Exit(code)
@@ -222,6 +231,7 @@ async def _run_job(
     embedded: bool,
     as_json: bool,
     idempotency_key: str | None,
+    output: Path | None,
 ) -> int:
     settings = _settings()
     body: dict[str, Any] = {"job_config": _load_config(job_type, config_file)}
@@ -236,6 +246,8 @@ async def _run_job(
         raise CliError(f"invalid job config: {format_validation_error(exc)}") from None
     if not await asyncio.to_thread(path.is_dir):
         raise CliError(f"not a directory: {path}")
+    if output is not None:
+        _check_output(path, output, no_wait=no_wait)
     async with _store(settings) as store, _temporal(settings, embedded=embedded) as client:
         folder = await service.register_local_folder(store, path, project_id=settings.project_id)
         if not as_json:
@@ -255,26 +267,66 @@ async def _run_job(
             idempotency_key=idempotency_key,
         )
         return await _follow(store, client, job, no_wait=no_wait, embedded=embedded,
-                             as_json=as_json)  # fmt: skip
+                             as_json=as_json, output=output, settings=settings)  # fmt: skip
+
+
+def _check_output(path: Path, output: Path, *, no_wait: bool) -> None:
+    """Refuse an output folder that cannot work: without waiting, or inside PATH."""
+    if no_wait:
+        raise CliError(
+            "--output needs to follow the job: drop --no-wait, or run "
+            "`starter.py export JOB DIR` later"
+        )
+    if output.resolve().is_relative_to(path.resolve()):
+        raise CliError(
+            f"--output {output} is inside {path}: the next run would process the outputs"
+        )
+
+
+def _blobs(settings: Settings) -> BlobStore:
+    return BlobStore(settings.blob_dir, s3_endpoint_url=settings.s3_endpoint_url)
 
 
 async def _follow(
-    store: Store, client: Client, job: JobRow, *, no_wait: bool, embedded: bool, as_json: bool
+    store: Store,
+    client: Client,
+    job: JobRow,
+    *,
+    no_wait: bool,
+    embedded: bool,
+    as_json: bool,
+    settings: Settings,
+    output: Path | None = None,
 ) -> int:
-    """Print the created job, or wait for it and print the summary; the exit code."""
+    """Print the created job, or wait for it and print the summary; the exit code.
+
+    With ``output``, items' outputs are written there while the job runs, and the rest
+    (with the manifest) once it ended or the CLI detached from it.
+    """
     if no_wait:
         if as_json:
             _print_json(views.job_model(job))
         else:
             out.print(f"job {job.id} started (workflow {job.workflow_id})")
         return 0
-    final = await _wait(store, client, job.id, quiet=as_json, embedded=embedded)
+    if output is None:
+        final = await _wait(store, client, job.id, quiet=as_json, embedded=embedded)
+        exported = None
+    else:
+        blobs = _blobs(settings)
+        async with export.following(store, blobs, job.id, output):
+            final = await _wait(store, client, job.id, quiet=as_json, embedded=embedded)
+        exported = await export.export_job(store, blobs, job.id, output)
     if final is None:
+        if exported is not None:
+            _print_outputs(output, exported, stream=err)  # what was done so far
         return EXIT_DETACHED
     if as_json:
         _print_json(final)
     else:
         await _print_summary(store, final)
+    if exported is not None:
+        _print_outputs(output, exported, stream=err if as_json else out)
     if final.job.status != JobStatus.COMPLETED:
         err.print(f"job {job.id} ended {final.job.status.value}: {_reason(final)}")
         return EXIT_JOB_NOT_COMPLETED
@@ -301,7 +353,13 @@ def retry(
             if not as_json:
                 err.print(f"retrying the failed items of {job_id} as job {job.id}")
             return await _follow(
-                store, client, job, no_wait=no_wait, embedded=embedded, as_json=as_json
+                store,
+                client,
+                job,
+                no_wait=no_wait,
+                embedded=embedded,
+                as_json=as_json,
+                settings=settings,
             )
 
     raise typer.Exit(_run(go))
@@ -438,6 +496,18 @@ async def _print_summary(store: Store, status: BatchGetStatusResponse) -> None:
         out.print(errors)
 
 
+def _print_outputs(shown: Path | None, stats: export.ExportStats, *, stream: Console) -> None:
+    """``outputs: DIR (N files, manifest DIR/_docbatch.jsonl)``, and what went wrong."""
+    folder = shown or stats.out_dir
+    problems = f", {stats.errors} not exported" if stats.errors else ""
+    stream.print(
+        f"outputs: {folder} ({stats.files} files{problems}, manifest "
+        f"{folder / export.MANIFEST_NAME})",
+        highlight=False,
+        soft_wrap=True,
+    )
+
+
 # -------------------------------------------------------------- other commands
 
 
@@ -539,7 +609,7 @@ def results(
             if content:
                 if not found:
                     raise CliError(f"item {item_id} has no processing result yet")
-                blobs = BlobStore(settings.blob_dir, s3_endpoint_url=settings.s3_endpoint_url)
+                blobs = _blobs(settings)
                 text = _render_output(await blobs.read_text(found[-1].output_s3_path), fmt)
                 sys.stdout.write(text if text.endswith("\n") else text + "\n")
                 return
@@ -557,6 +627,36 @@ def results(
                     result.output_s3_path,
                 )
             out.print(table)
+
+    _run(go)
+
+
+@app.command("export")
+def export_outputs(
+    job_id: str,
+    out_dir: Annotated[Path, typer.Argument(help="Folder to write the outputs to.")],
+    as_json: JsonOption = False,
+) -> None:
+    """Write a job's outputs to DIR, one file per item at its path, and _docbatch.jsonl.
+
+    Parse outputs become NAME.md (the markdown), classify and extract NAME.json; the
+    manifest has a line per item (status, error or output path). Safe to repeat.
+    """
+
+    async def go() -> None:
+        settings = _settings()
+        async with _store(settings) as store:
+            stats = await export.export_job(store, _blobs(settings), job_id, out_dir)
+        if as_json:
+            _print_json(stats.as_json())
+            return
+        out.print(
+            f"job {job_id} ({stats.job_status}): {stats.items} items, {stats.written} files "
+            f"written, {stats.unchanged} unchanged, {stats.failed} failed",
+            highlight=False,
+            soft_wrap=True,
+        )
+        _print_outputs(out_dir, stats, stream=out)
 
     _run(go)
 

@@ -750,6 +750,53 @@ class Store:
             )
             return list(rows), int(total or 0)
 
+    async def item_results_page(
+        self,
+        job_id: str,
+        *,
+        after: int = 0,
+        limit: int = 500,
+        status: ItemStatus | None = None,
+        ended_since: datetime | None = None,
+    ) -> list[tuple[JobItemRow, ProcessingResultRow | None]]:
+        """The job's next items after ordinal ``after`` (keyset paging), each with its result.
+
+        The result is the one the item points at: its own, or for an item skipped as
+        already processed, the earlier result it reuses. One query per page and a
+        constant cost per page whatever the job's size (offset paging and a count per
+        page grow with it). ``ended_since`` keeps items that ended at or after it.
+        """
+        conditions = [JobItemRow.job_id == job_id, JobItemRow.ordinal > after]
+        if status is not None:
+            conditions.append(JobItemRow.status == status.value)
+        if ended_since is not None:
+            conditions.append(JobItemRow.completed_at >= ended_since)
+        query = (
+            select(JobItemRow, ProcessingResultRow)
+            .join(
+                ProcessingResultRow,
+                ProcessingResultRow.result_id == JobItemRow.result_id,
+                isouter=True,
+            )
+            .where(*conditions)
+            .order_by(JobItemRow.ordinal)
+            .limit(limit)
+        )
+        async with self._read() as session:
+            rows = await session.execute(query)
+            return [(item, result) for item, result in rows.tuples()]
+
+    async def duplicate_item_names(self, job_id: str) -> set[str]:
+        """Item names that more than one item of the job has (item-mode jobs may)."""
+        async with self._read() as session:
+            names = await session.scalars(
+                select(JobItemRow.item_name)
+                .where(JobItemRow.job_id == job_id)
+                .group_by(JobItemRow.item_name)
+                .having(func.count() > 1)
+            )
+            return set(names)
+
     async def get_item(self, job_id: str, item_id: str) -> JobItemRow:
         """One job item; ``NotFoundError`` if absent."""
         async with self._read() as session:
