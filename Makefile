@@ -19,8 +19,11 @@ install: $(STAMP) ## create the virtualenv and install docbatch with its dev too
 system-deps: ## Tesseract OCR + language packs, Chromium for the Web UI test (Debian, as root)
 	bash scripts/install-system-deps.sh
 
-run: install ## process ./samples on the embedded stack, print the summary, stop
-	$(PY) starter.py run samples --embedded
+# Where `make run` writes each sample's output (NAME.md) and the manifest _docbatch.jsonl.
+OUTPUTS ?= .docbatch/outputs/samples
+
+run: install ## process ./samples on the embedded stack, write outputs to $(OUTPUTS), print the summary
+	$(PY) starter.py run samples --embedded --output $(OUTPUTS)
 
 up: install ## Temporal dev server (Web UI on :8233) + worker in the foreground; Ctrl-C stops
 	$(PY) -m docbatch dev

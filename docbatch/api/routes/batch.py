@@ -5,9 +5,11 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Body, Depends, Header, Query
+from fastapi.responses import StreamingResponse
 
-from docbatch import service, views
+from docbatch import export, service, views
 from docbatch.api.deps import (
+    BlobsDep,
     PrincipalDep,
     SettingsDep,
     StoreDep,
@@ -198,4 +200,44 @@ async def get_item_processing_results(
     """Every processing result of an item, with the (redacted) config that produced it."""
     return await service.get_results(
         store, item_id, job_type=job_type, project_id=principal.project_id
+    )
+
+
+@router.get(
+    "/{job_id}/results.jsonl",
+    response_class=StreamingResponse,
+    summary="Stream Batch Job Results",
+    responses={
+        200: {
+            "content": {"application/x-ndjson": {"schema": {"type": "string"}}},
+            "description": "One JSON object per line, one line per item, in listing order",
+        }
+    },
+)
+async def stream_batch_job_results(
+    job_id: str,
+    principal: PrincipalDep,
+    store: StoreDep,
+    blobs: BlobsDep,
+    content: Annotated[
+        export.ContentMode,
+        Query(
+            description="auto: outputs up to 1 MiB inline, larger ones by reference "
+            "(output_s3_path); inline: every output; reference: none"
+        ),
+    ] = export.ContentMode.AUTO,
+    status: ItemStatus | None = None,
+) -> StreamingResponse:
+    """docbatch extension: every item of a job as JSON lines, with its output.
+
+    Each line: ``item_id``, ``item_name``, ``status``, ``error_message``,
+    ``skip_reason``, ``parameters_hash``, ``result_id``, ``output_s3_path``,
+    ``processing_results_path`` and ``content`` (a parse's markdown, the JSON of a
+    classify or extract; null when not inline, ``content_error`` then says why if it
+    was wanted). Streamed page by page: memory stays flat whatever the job's size.
+    """
+    job = await store.get_job(job_id, project_id=principal.project_id)
+    return StreamingResponse(
+        export.result_lines(store, blobs, job, mode=content, status=status),
+        media_type="application/x-ndjson",
     )
