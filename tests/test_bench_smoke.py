@@ -105,6 +105,14 @@ def test_status_latency_smoke_reads_during_the_run(tmp_path: Path) -> None:
     assert figure(report, "p99 under load") > 0
 
 
+def test_results_jsonl_smoke_streams_a_line_per_item(tmp_path: Path) -> None:
+    report = run_smoke("results_jsonl", tmp_path)
+    assert report["parameters"]["items"] == 300
+    assert report["invariants"]["one line per item (300)"]
+    assert figure(report, "lines/s") > 0
+    assert figure(report, "API RSS peak while streaming") > 0
+
+
 def test_writing_a_section_keeps_the_prose_and_the_other_sections(tmp_path: Path) -> None:
     from bench.harness import RESULTS_HEADER, Report, write_section
 

@@ -6,7 +6,10 @@ import os
 import time
 from pathlib import Path
 
+import pytest
+
 from docbatch.blobs import STALE_STAGING_SECONDS, BlobStore
+from docbatch.errors import NotFoundError, TooLargeError
 
 
 async def test_writes_stage_outside_the_blob_folders(tmp_path: Path) -> None:
@@ -33,3 +36,20 @@ async def test_sweep_removes_only_stale_staged_files(tmp_path: Path) -> None:
     assert not stale.exists() and fresh.exists()
     assert (tmp_path / "results" / "item-1" / "out.json").exists()
     assert BlobStore(tmp_path / "never-written").sweep_staging() == 0
+
+
+async def test_read_many_answers_each_location_in_order_with_its_error(tmp_path: Path) -> None:
+    blobs = BlobStore(tmp_path)
+    small = await blobs.put_text("results/a.json", "{}")
+    large = await blobs.put_bytes("results/b.json", b"x" * 100)
+    missing = blobs.location("results/missing.json")
+
+    read = await blobs.read_many([large, missing, small], max_bytes=10)
+
+    assert isinstance(read[0], TooLargeError) and "100 bytes" in str(read[0])
+    assert isinstance(read[1], NotFoundError)
+    assert read[2] == b"{}"
+    assert await blobs.read_many([]) == []
+    with pytest.raises(TooLargeError):
+        await blobs.read_bytes(large, max_bytes=99)
+    assert await blobs.read_bytes(large, max_bytes=100) == b"x" * 100

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import json
+import os
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -139,3 +141,28 @@ async def replay(histories: list[WorkflowHistory]) -> None:
 async def _iterate(histories: list[WorkflowHistory]) -> AsyncIterator[WorkflowHistory]:
     for history in histories:
         yield history
+
+
+HISTORIES_DIR = Path(__file__).resolve().parent / "histories"
+"""Stored parent histories that ``test_replay`` replays on today's code."""
+RECORD_HISTORIES_VARIABLE = "DOCBATCH_RECORD_HISTORIES"
+"""Set to 1 to (re)write the stored histories from the tests that make them."""
+
+
+def record_histories(name: str, histories: list[WorkflowHistory]) -> None:
+    """Store ``histories`` as ``histories/<name>-<run>.json`` when asked to record."""
+    if os.environ.get(RECORD_HISTORIES_VARIABLE) != "1":
+        return
+    HISTORIES_DIR.mkdir(exist_ok=True)
+    for run, history in enumerate(histories, start=1):
+        document = {"workflow_id": history.workflow_id, "history": history.to_json_dict()}
+        (HISTORIES_DIR / f"{name}-{run}.json").write_text(json.dumps(document, indent=1) + "\n")
+
+
+def stored_histories() -> dict[str, WorkflowHistory]:
+    """Every stored history by file name."""
+    stored = {}
+    for path in sorted(HISTORIES_DIR.glob("*.json")):
+        document = json.loads(path.read_text())
+        stored[path.name] = WorkflowHistory.from_json(document["workflow_id"], document["history"])
+    return stored

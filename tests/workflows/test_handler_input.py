@@ -25,6 +25,7 @@ from tests.workflows.helpers import (
     children_started,
     failed_workflow_tasks,
     parent_histories,
+    record_histories,
     replay,
     start_folder_job,
     wait_job,
@@ -74,9 +75,12 @@ async def running_job(stack: Stack, folder: Path) -> JobRow:
     return job
 
 
-async def assert_healthy_histories(stack: Stack, job: JobRow) -> None:
+async def assert_healthy_histories(stack: Stack, job: JobRow, record: str | None = None) -> None:
+    """No workflow task failed, and the histories replay (stored as ``record`` if asked)."""
     histories = await parent_histories(stack, job.workflow_id)
     assert failed_workflow_tasks(histories) == []
+    if record is not None:
+        record_histories(record, histories)
     await replay(histories)
 
 
@@ -92,6 +96,14 @@ CANCEL_INPUTS = {
     "two inputs": (['"first"', '{"reason": "second"}'], "first"),
     "the documented shape": (['{"reason": "enough"}'], "enough"),
 }
+
+
+RECORDED_CANCELS = {
+    "no input (the UI's empty box)": "cancel-no-input",
+    "a plain string": "cancel-plain-string",
+    "reason of the wrong type": "cancel-wrong-type",
+}
+"""Cases whose histories ``test_replay`` keeps (recorded with DOCBATCH_RECORD_HISTORIES=1)."""
 
 
 @pytest.mark.parametrize("case", CANCEL_INPUTS, ids=list(CANCEL_INPUTS))
@@ -118,7 +130,7 @@ async def test_cancel_signal_with_any_input_cancels(
         ended = await stack.store.get_job(job.id)
         assert ended.cancelled_items > 0, "the job ran to completion although cancelled"
         assert ended.cancel_reason == reason
-        await assert_healthy_histories(stack, job)
+        await assert_healthy_histories(stack, job, record=RECORDED_CANCELS.get(case))
 
 
 @pytest.mark.parametrize("inputs", [[], ["null"], ['"now"'], ['{"x": [1]}'], ["1", "2"]], ids=str)
@@ -175,7 +187,8 @@ async def test_pause_and_resume_signals_with_any_input(
         assert final.job.status == JobStatus.COMPLETED
         assert final.job.processed_items == ITEMS
         assert final.job.paused is False
-        await assert_healthy_histories(stack, job)
+        record = "pause-resume-no-input" if not inputs else None
+        await assert_healthy_histories(stack, job, record=record)
 
 
 async def test_updates_with_malformed_input_are_answered_not_failed(
