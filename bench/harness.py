@@ -57,6 +57,7 @@ SECTION_ORDER = (
     "scale",
     "cancel",
     "status_latency",
+    "results_jsonl",
 )
 
 
@@ -669,6 +670,7 @@ Each script has `--smoke` (tiny N; `tests/test_bench_smoke.py` runs it) and `--h
 | 4 | `bench/scale.py` | 10,000 and 100,000 items | history ≤ 4,000/run, RSS ≤ 300 MB, ≤ 11× |
 | 5 | `bench/cancel.py` | 100 in flight, 5 trials/method | ≤ 2 s to `cancelled` |
 | 6 | `bench/status_latency.py` | 10,000 items | p99 ≤ 50 ms |
+| 7 | `bench/results_jsonl.py` | 10,000 items | API RSS growth < 50 MB |
 """
 
 

@@ -25,6 +25,7 @@ BENCHMARKS: dict[str, list[str]] = {
     "scale": [],
     "cancel": [],
     "status_latency": [],
+    "results_jsonl": [],
 }
 """Each benchmark (``bench/<name>.py``) and the options ``run_all`` adds to its defaults."""
 

@@ -14,13 +14,13 @@ import hashlib
 import os
 import tempfile
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 from urllib.parse import unquote, urlparse
 
-from docbatch.errors import NotFoundError, TooLargeError
+from docbatch.errors import DocbatchError, NotFoundError, TooLargeError
 
 
 def path_to_location(path: Path) -> str:
@@ -174,8 +174,11 @@ class BlobStore:
             raise
         return StoredBlob(location=path_to_location(final), size=size, sha256=content_hash)
 
-    async def read_bytes(self, location: str) -> bytes:
-        """The bytes stored at a location (local or S3)."""
+    async def read_bytes(self, location: str, *, max_bytes: int | None = None) -> bytes:
+        """The bytes stored at a location (local or S3).
+
+        Past ``max_bytes`` nothing is read and ``TooLargeError`` is raised.
+        """
         if location.startswith("s3://"):
             bucket, key = split_s3(location)
             client = self._s3_client()
@@ -183,28 +186,51 @@ class BlobStore:
                 response = await asyncio.to_thread(client.get_object, Bucket=bucket, Key=key)
             except client.exceptions.NoSuchKey:
                 raise NotFoundError(f"no blob at {location}") from None
+            try:
+                _check_size(location, int(response["ContentLength"]), max_bytes)
+            except TooLargeError:
+                response["Body"].close()
+                raise
             body: bytes = await asyncio.to_thread(response["Body"].read)
             return body
         path = self.local_path(location)
         try:
-            return await asyncio.to_thread(path.read_bytes)
+            return await asyncio.to_thread(_read_local, location, path, max_bytes)
         except FileNotFoundError:
             raise NotFoundError(f"no blob at {location}") from None
 
-    async def size(self, location: str) -> int:
-        """The size in bytes of what is stored at a location (local or S3)."""
-        if location.startswith("s3://"):
-            bucket, key = split_s3(location)
-            client = self._s3_client()
-            try:
-                head = await asyncio.to_thread(client.head_object, Bucket=bucket, Key=key)
-            except client.exceptions.ClientError:
-                raise NotFoundError(f"no blob at {location}") from None
-            return int(head["ContentLength"])
-        try:
-            return (await asyncio.to_thread(self.local_path(location).stat)).st_size
-        except FileNotFoundError:
-            raise NotFoundError(f"no blob at {location}") from None
+    async def read_many(
+        self, locations: Sequence[str], *, max_bytes: int | None = None
+    ) -> list[bytes | DocbatchError]:
+        """The bytes at each location, or why they could not be read (``NotFoundError``,
+        ``TooLargeError`` past ``max_bytes``), in order.
+
+        Local blobs are read in one thread hop for them all: for many small outputs the
+        hop per read, not the read, is what costs.
+        """
+        found: list[bytes | DocbatchError | None] = [None] * len(locations)
+        local = [(i, loc) for i, loc in enumerate(locations) if not loc.startswith("s3://")]
+
+        def read_local() -> None:
+            for index, location in local:
+                try:
+                    found[index] = _read_local(location, self.local_path(location), max_bytes)
+                except FileNotFoundError:
+                    found[index] = NotFoundError(f"no blob at {location}")
+                except TooLargeError as exc:
+                    found[index] = exc
+                except OSError as exc:
+                    found[index] = DocbatchError(f"cannot read {location}: {exc.strerror}")
+
+        if local:
+            await asyncio.to_thread(read_local)
+        for index, location in enumerate(locations):
+            if found[index] is None:
+                try:
+                    found[index] = await self.read_bytes(location, max_bytes=max_bytes)
+                except DocbatchError as exc:
+                    found[index] = exc
+        return cast(list[bytes | DocbatchError], found)
 
     async def read_text(self, location: str) -> str:
         """The UTF-8 text stored at a location."""
@@ -213,3 +239,14 @@ class BlobStore:
     def local_path(self, location: str) -> Path:
         """A local path engines can open for the location."""
         return location_to_path(location)
+
+
+def _check_size(location: str, size: int, max_bytes: int | None) -> None:
+    if max_bytes is not None and size > max_bytes:
+        raise TooLargeError(f"{size} bytes at {location}, over the limit of {max_bytes}")
+
+
+def _read_local(location: str, path: Path, max_bytes: int | None) -> bytes:
+    with path.open("rb") as handle:
+        _check_size(location, os.fstat(handle.fileno()).st_size, max_bytes)
+        return handle.read()

@@ -38,7 +38,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from docbatch.blobs import BlobStore
-from docbatch.errors import ConfigError, DocbatchError
+from docbatch.errors import ConfigError, DocbatchError, TooLargeError
 from docbatch.models import ItemStatus, JobType
 from docbatch.store import Store
 from docbatch.store.tables import JobItemRow, JobRow, ProcessingResultRow
@@ -56,6 +56,8 @@ FOLLOW_OVERLAP = timedelta(seconds=10)
 """How far before the previous pass began a following pass looks back (see ExportFollower)."""
 _BEGINNING = datetime(1970, 1, 1, tzinfo=UTC)
 _CHUNK_BYTES = 64 * 1024
+READ_WINDOW = 16
+"""Outputs read together (one thread hop for local blobs), and the most held at a time."""
 
 
 # ------------------------------------------------------------------- reading
@@ -88,6 +90,39 @@ async def iter_item_results(
         if len(page) < page_size:
             return
         after = page[-1][0].ordinal
+
+
+async def _windows(
+    entries: AsyncIterator[ItemResult], size: int
+) -> AsyncIterator[list[ItemResult]]:
+    window: list[ItemResult] = []
+    async for entry in entries:
+        window.append(entry)
+        if len(window) >= size:
+            yield window
+            window = []
+    if window:
+        yield window
+
+
+Read = bytes | DocbatchError | None
+"""An item's output as read: its bytes, why they could not be read, or None (no output)."""
+
+
+async def read_outputs(
+    blobs: BlobStore, window: list[ItemResult], *, max_bytes: int | None = None
+) -> list[Read]:
+    """The outputs of a window of items, read together (one thread hop for local blobs)."""
+    wanted = [
+        (index, entry.result.output_location)
+        for index, entry in enumerate(window)
+        if entry.result is not None
+    ]
+    read = await blobs.read_many([location for _, location in wanted], max_bytes=max_bytes)
+    outputs: list[Read] = [None] * len(window)
+    for (index, _), value in zip(wanted, read, strict=True):
+        outputs[index] = value
+    return outputs
 
 
 def _parse_document(raw: bytes) -> Any:
@@ -293,26 +328,27 @@ def _manifest_line(
     return json.dumps(line, ensure_ascii=False).encode() + b"\n"
 
 
-async def _export_item(
+def _export_item(
     entry: ItemResult,
-    blobs: BlobStore,
+    read: Read,
     root: Path,
     job_type: JobType,
     duplicates: set[str],
     stats: ExportStats,
 ) -> tuple[str | None, str | None]:
     """Write one item's output file; ``(its path relative to root, a problem)``."""
-    item, result = entry.item, entry.result
+    item = entry.item
     if item.status == ItemStatus.FAILED.value:
         stats.failed += 1
-    if result is None:
+    if read is None:
         return None, None
     relative = output_relative_path(
         item.item_name, item.item_id, job_type, duplicate=item.item_name in duplicates
     )
     try:
-        data = render_output(job_type, await blobs.read_bytes(result.output_location))
-        written = await asyncio.to_thread(write_if_changed, root, relative, data)
+        if isinstance(read, DocbatchError):
+            raise read
+        written = write_if_changed(root, relative, render_output(job_type, read))
     except (DocbatchError, OSError) as exc:
         stats.errors += 1
         reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
@@ -323,6 +359,27 @@ async def _export_item(
     else:
         stats.unchanged += 1
     return relative.as_posix(), None
+
+
+def _export_window(
+    window: list[ItemResult],
+    outputs: list[Read],
+    root: Path,
+    job: JobRow,
+    duplicates: set[str],
+    stats: ExportStats,
+    manifest: _Manifest | None,
+) -> None:
+    """Write a window's output files and manifest lines (in one thread hop)."""
+    job_type = JobType(job.job_type)
+    lines = []
+    for entry, read in zip(window, outputs, strict=True):
+        stats.items += 1
+        output, problem = _export_item(entry, read, root, job_type, duplicates, stats)
+        if manifest is not None:
+            lines.append(_manifest_line(entry, job, output, problem))
+    if manifest is not None:
+        manifest.write(lines)
 
 
 async def export_job(
@@ -344,23 +401,18 @@ async def export_job(
     project), ``ConfigError`` if ``out_dir`` cannot be written.
     """
     job = await store.get_job(job_id, project_id=project_id)
-    job_type = JobType(job.job_type)
     root = await asyncio.to_thread(_prepare_root, out_dir)
     duplicates = await store.duplicate_item_names(job_id) if job.directory_id is None else set()
     stats = ExportStats(out_dir=root, job_id=job_id, job_status=job.status)
     manifest = await asyncio.to_thread(_Manifest, root) if since is None else None
+    entries = iter_item_results(store, job_id, ended_since=since, page_size=page_size)
     try:
-        lines: list[bytes] = []
-        async for entry in iter_item_results(store, job_id, ended_since=since, page_size=page_size):
-            stats.items += 1
-            output, problem = await _export_item(entry, blobs, root, job_type, duplicates, stats)
-            if manifest is not None:
-                lines.append(_manifest_line(entry, job, output, problem))
-                if len(lines) >= page_size:
-                    await asyncio.to_thread(manifest.write, lines)
-                    lines = []
+        async for window in _windows(entries, READ_WINDOW):
+            outputs = await read_outputs(blobs, window)
+            await asyncio.to_thread(
+                _export_window, window, outputs, root, job, duplicates, stats, manifest
+            )
         if manifest is not None:
-            await asyncio.to_thread(manifest.write, lines)
             await asyncio.to_thread(manifest.commit)
             stats.manifest = manifest.path
     except BaseException:
@@ -450,32 +502,21 @@ def processing_results_path(item_id: str) -> str:
     return f"/api/v1/beta/batch-processing/items/{item_id}/processing-results"
 
 
-async def _content(
-    blobs: BlobStore, job_type: JobType, location: str, mode: ContentMode
-) -> tuple[Any, str | None]:
-    """``(the inline content or None, why it is not inline)``."""
-    if mode == ContentMode.REFERENCE:
+def _content(job_type: JobType, read: Read) -> tuple[Any, str | None]:
+    """``(the inline content or None, why it is not inline when it was wanted)``."""
+    if read is None:
         return None, None
-    try:
-        if mode == ContentMode.AUTO:
-            size = await blobs.size(location)
-            if size > INLINE_LIMIT_BYTES:
-                return None, f"output of {size} bytes, over {INLINE_LIMIT_BYTES}: not inline"
-        return inline_content(job_type, await blobs.read_bytes(location)), None
-    except (DocbatchError, OSError) as exc:
-        return None, f"output not readable: {exc}"
+    if isinstance(read, TooLargeError):
+        return None, f"not inline: {read} (content=auto); read it from output_s3_path"
+    if isinstance(read, DocbatchError):
+        return None, f"output not readable: {read}"
+    return inline_content(job_type, read), None
 
 
-async def result_line(
-    entry: ItemResult, job: JobRow, blobs: BlobStore, mode: ContentMode
-) -> dict[str, Any]:
-    """One item's line of ``results.jsonl``."""
+def result_line(entry: ItemResult, job: JobRow, read: Read) -> dict[str, Any]:
+    """One item's line of ``results.jsonl``; ``read``: its output's bytes (or why not)."""
     item, result = entry.item, entry.result
-    content, content_error = None, None
-    if result is not None:
-        content, content_error = await _content(
-            blobs, JobType(job.job_type), result.output_location, mode
-        )
+    content, content_error = _content(JobType(job.job_type), read)
     return {
         "item_id": item.item_id,
         "item_name": item.item_name,
@@ -500,14 +541,24 @@ async def result_lines(
     status: ItemStatus | None = None,
     page_size: int = PAGE_SIZE,
 ) -> AsyncIterator[bytes]:
-    """The job's items as JSON lines, in chunks of about 64 KiB (never the whole body)."""
+    """The job's items as JSON lines, in chunks of about 64 KiB (never the whole body).
+
+    The outputs of ``READ_WINDOW`` items are read together (one thread hop for local
+    blobs), so at most that many outputs are held at a time.
+    """
     chunk: list[bytes] = []
     size = 0
-    async for entry in iter_item_results(store, job.id, status=status, page_size=page_size):
-        line = json.dumps(await result_line(entry, job, blobs, mode), ensure_ascii=False)
-        encoded = line.encode() + b"\n"
-        chunk.append(encoded)
-        size += len(encoded)
+    entries = iter_item_results(store, job.id, status=status, page_size=page_size)
+    async for window in _windows(entries, READ_WINDOW):
+        outputs: list[Read] = [None] * len(window)
+        if mode != ContentMode.REFERENCE:
+            limit = INLINE_LIMIT_BYTES if mode == ContentMode.AUTO else None
+            outputs = await read_outputs(blobs, window, max_bytes=limit)
+        for entry, read in zip(window, outputs, strict=True):
+            line = json.dumps(result_line(entry, job, read), ensure_ascii=False)
+            encoded = line.encode() + b"\n"
+            chunk.append(encoded)
+            size += len(encoded)
         if size >= _CHUNK_BYTES:
             yield b"".join(chunk)
             chunk, size = [], 0
