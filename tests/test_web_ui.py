@@ -11,21 +11,28 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import re
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import quote
 
 import pytest
 from playwright.async_api import Page
+from temporalio.client import Client
 
+import worker as worker_module
 from docbatch import service
 from docbatch.ids import item_workflow_id
 from docbatch.models import BatchCreateRequest, ItemStatus, JobStatus
 from docbatch.settings import Settings
-from docbatch.stack import embedded_stack
+from docbatch.stack import embedded_stack, temporal_server
 from docbatch.store import Store
+from docbatch.store.tables import JobRow
+from docbatch.temporal import ensure_search_attributes
 from tests.conftest import SAMPLES, free_port
 from tests.databases import fresh_postgres_database
+from tests.engine_doubles import slow_engine
+from tests.faults.harness import eventually
 from tests.web_ui import (
     chromium_page,
     is_visible_within,
@@ -34,6 +41,13 @@ from tests.web_ui import (
     workflow_history_url,
     workflows_url,
 )
+from tests.workflows.helpers import (
+    failed_workflow_tasks,
+    parent_histories,
+    replay,
+    write_text_files,
+)
+from workflows.batch_parent import BatchParentWorkflow
 
 pytestmark = pytest.mark.slow
 
@@ -183,3 +197,120 @@ async def test_failed_item_history_names_its_file(
     shot = await save_screenshot(page, tmp_path, "failed-item-history")
     assert shown, f"the item's start event has no summary 'parse fake.doc' (see {shot})"
     assert shown_activity, f"no activity summary names fake.doc (see {shot})"
+
+
+# ------------------------------------------------------ job control from the UI
+
+
+@contextlib.asynccontextmanager
+async def _running_job(data_dir: Path, database_url: str | None) -> AsyncIterator[_RunningJob]:
+    """The dev server with its UI and a worker whose engine is slow, and a job running."""
+    settings = _stack_settings(data_dir, database_url).model_copy(
+        update={"max_concurrent_children": 2}
+    )
+    async with temporal_server(settings, ui=True) as client:
+        await ensure_search_attributes(client)
+        async with worker_module.worker_resources(settings) as resources:
+            worker = worker_module.build_worker(client, settings, resources, engine=slow_engine)
+            async with worker:
+                folder = data_dir / "docs"
+                write_text_files(folder, 60)
+                registered = await service.register_local_folder(
+                    resources.store, folder, project_id=settings.project_id
+                )
+                request = BatchCreateRequest.model_validate(
+                    {"job_config": {}, "directory_id": registered.directory.id}
+                )
+                job = await service.create_job(
+                    resources.store, client, settings, request, project_id=settings.project_id
+                )
+                yield _RunningJob(
+                    ui=f"http://127.0.0.1:{settings.dev_ui_port}",
+                    client=client,
+                    store=resources.store,
+                    job_id=job.id,
+                    workflow_id=job.workflow_id,
+                )
+
+
+@dataclass(frozen=True)
+class _RunningJob:
+    ui: str
+    client: Client
+    store: Store
+    job_id: str
+    workflow_id: str
+
+
+async def _send_signal_from_ui(page: Page, running: _RunningJob, name: str) -> None:
+    """More Actions → Send a Signal → ``name``, the input box left empty → Submit."""
+    url = f"{running.ui}/namespaces/default/workflows/{quote(running.workflow_id, safe='')}"
+    await page.goto(url, wait_until="domcontentloaded")
+    await page.get_by_role("button", name="More Actions").click()
+    await page.get_by_test_id("signal-button").filter(visible=True).first.click()
+    dialog = page.get_by_test_id("signal-confirmation-modal").filter(visible=True).first
+    await dialog.get_by_test_id("signal-select-button").click()
+    await page.get_by_role("option", name=name, exact=True).click()
+    data = dialog.get_by_role("textbox")
+    assert await data.count() == 0 or not (await data.first.inner_text()).strip()
+    await dialog.get_by_role("button", name="Submit").click()
+    await dialog.wait_for(state="hidden")
+
+
+async def test_job_is_paused_resumed_and_cancelled_from_the_ui_signal_dialog(
+    page: Page, tmp_path: Path
+) -> None:
+    async with (
+        fresh_postgres_database() as database_url,
+        _running_job(tmp_path / "stack", database_url) as running,
+    ):
+        handle = running.client.get_workflow_handle_for(
+            BatchParentWorkflow.run, running.workflow_id
+        )
+
+        async def job() -> JobRow:
+            return await running.store.get_job(running.job_id)
+
+        await eventually(
+            lambda: _completed_at_least(job, 1), timeout=60, what="the first item done"
+        )
+        await _send_signal_from_ui(page, running, "pause")
+        await eventually(lambda: _paused_is(job, True), timeout=30, what="paused")
+        progress = await handle.query(BatchParentWorkflow.progress)
+        assert (progress.status, progress.paused) == ("paused", True)
+        await save_screenshot(page, tmp_path, "job-paused-from-ui")
+
+        await _send_signal_from_ui(page, running, "resume")
+        await eventually(lambda: _paused_is(job, False), timeout=30, what="resumed")
+        done = (await job()).completed_items
+        await eventually(
+            lambda: _completed_at_least(job, done + 2), timeout=60, what="dispatching again"
+        )
+
+        await _send_signal_from_ui(page, running, "cancel")
+        result = await asyncio.wait_for(handle.result(), JOB_TIMEOUT_SECONDS)
+        assert result.status == JobStatus.CANCELLED
+        ended = await job()
+        assert ended.cancelled_items > 0 and ended.completed_items < 60
+        histories = await parent_histories(running.client, running.workflow_id)
+        assert failed_workflow_tasks(histories) == []
+        signals = [
+            event.workflow_execution_signaled_event_attributes
+            for history in histories
+            for event in history.events
+            if event.HasField("workflow_execution_signaled_event_attributes")
+        ]
+        assert [(s.signal_name, len(s.input.payloads)) for s in signals] == [
+            ("pause", 0),
+            ("resume", 0),
+            ("cancel", 0),
+        ], "the UI sent the signals with input"
+        await replay(histories)
+
+
+async def _completed_at_least(job: Callable[[], Awaitable[JobRow]], count: int) -> bool:
+    return (await job()).completed_items >= count
+
+
+async def _paused_is(job: Callable[[], Awaitable[JobRow]], paused: bool) -> bool:
+    return bool((await job()).paused) is paused
