@@ -537,7 +537,6 @@ async def _set_paused(
     try:
         await asyncio.wait_for(handle.execute_update(update), wait_seconds)
     except WorkflowUpdateFailedError as exc:
-        job = await store.get_job(job_id)
         raise JobTerminalError(f"job {job_id} cannot {verb}: {exc.cause or exc}") from exc
     except (TimeoutError, RPCError) as exc:
         try:
