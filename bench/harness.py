@@ -58,6 +58,7 @@ SECTION_ORDER = (
     "cancel",
     "status_latency",
     "results_jsonl",
+    "parse_quality",
 )
 
 

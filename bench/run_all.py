@@ -26,6 +26,7 @@ BENCHMARKS: dict[str, list[str]] = {
     "cancel": [],
     "status_latency": [],
     "results_jsonl": [],
+    "parse_quality": [],
 }
 """Each benchmark (``bench/<name>.py``) and the options ``run_all`` adds to its defaults."""
 

@@ -129,3 +129,16 @@ def test_writing_a_section_keeps_the_prose_and_the_other_sections(tmp_path: Path
     assert text.index(summary) < text.index("<!-- bench:dedup -->") < text.index("bench:scale")
     assert "items=3" in text and "items=1" not in text and "items=2" in text
     assert text.count("<!-- bench:scale -->") == 1
+
+
+def test_parse_quality_smoke_scores_every_group(tmp_path: Path) -> None:
+    report = run_smoke("parse_quality", tmp_path)
+    groups = {"layout", "rtl", "tables", "formats", "corpus_pdf", "corpus_legacy"}
+    for engine in ("docbatch", "markitdown"):
+        files = [f for f in report["files"] if f["engine"] == engine]
+        assert {f["group"] for f in files} == groups
+        scored = {f["group"] for f in files if f["scores"]}
+        assert scored == {"layout", "rtl", "tables", "formats"}
+        for label in ("layout PDFs: words", "RTL PDF: words", "tables/: cell F1"):
+            assert 0 <= figure(report, f"{label} — {engine}") <= 1
+        assert 0 <= figure(report, f"formats/: words — {engine}") <= 1
