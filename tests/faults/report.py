@@ -86,6 +86,7 @@ EXPECTED_KEYS = (
     "cancel-continue-as-new-update",
     "cancel-continue-as-new-signal",
     "cancel-continue-as-new-race",
+    "pause-held",
 )
 
 

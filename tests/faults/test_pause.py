@@ -19,8 +19,10 @@ from temporalio.client import WorkflowHistory
 from docbatch import service
 from docbatch.messages import BatchParentInput, Progress
 from docbatch.temporal import JOB_STATUS
+from tests.faults.conftest import Scenario
 from tests.faults.engines import open_gate, started_marker
-from tests.faults.harness import Cluster, audit_job, eventually
+from tests.faults.harness import Cluster, audit_job, eventually, result_blobs
+from tests.faults.report import Figures
 from tests.workflows.helpers import (
     children_started,
     failed_workflow_tasks,
@@ -48,7 +50,7 @@ def _run_input(history: WorkflowHistory) -> BatchParentInput:
 
 
 async def test_pause_holds_through_continue_as_new_worker_kill_and_server_restart(
-    stack: Cluster, tmp_path: Path
+    scenario: Scenario, stack: Cluster, tmp_path: Path
 ) -> None:
     folder = tmp_path / "docs"
     folder.mkdir()
@@ -105,10 +107,28 @@ async def test_pause_holds_through_continue_as_new_worker_kill_and_server_restar
 
     assert (result["status"], result["completed"], result["total"]) == ("completed", ITEMS, ITEMS)
     assert not stack.job(job.id)["paused"]
-    audit_job(stack.db_file, job.id).check()
+    audit = audit_job(stack.db_file, job.id)
+    audit.check()
+    assert set(result_blobs(stack.blob_dir).values()) == {1}
     assert started_marker(folder / "gate-00.txt").exists()
     histories = await parent_histories(stack.client, job.workflow_id)
     assert sum(children_started(h) for h in histories) == ITEMS
     assert failed_workflow_tasks(histories) == []
     record_histories("pause-continue-as-new-kill-restart", histories)
     await replay(histories)
+    scenario.record(
+        Figures.of(
+            "pause-held",
+            "Paused job through faults",
+            faults=3,
+            fault="paused while a window ran; continue-as-new, SIGKILL of the worker, "
+            "Temporal server restarted, all while paused",
+            audit=audit,
+            duplicated=len(audit.duplicated),
+            re_executed=0,
+            seconds=scenario.elapsed,
+            notes=f"{WINDOW} items finished after the pause, none started in "
+            f"{HOLD_SECONDS:g} s held; resume completed {ITEMS} of {ITEMS} in "
+            f"{len(histories)} runs",
+        )
+    )
