@@ -146,7 +146,9 @@ class BatchParentWorkflow:
 
     @cancel_job.validator
     def _validate_cancel_job(self, *_args: Any) -> None:
-        self._refuse_if_finished()
+        # A second cancel while the first is under way waits for the same end.
+        if self._finished or self._status.is_terminal:
+            raise ValueError(f"job {self._job_id} already {self._status.value}")
 
     @workflow.signal
     def pause(self, *args: Any) -> None:
@@ -225,6 +227,7 @@ class BatchParentWorkflow:
                 webhook_initial_retry_seconds=shape.webhook_initial_retry_seconds,
                 job_type=shape.job_type,
                 directory_id=shape.directory_id,
+                paused=self._state.paused,  # a pause that came while the job started
             )
             self._upsert_status(JobStatus.RUNNING)
             await self._emit("pending")
