@@ -699,8 +699,7 @@ def resume(job_id: str, as_json: JsonOption = False) -> None:
 async def _pause_or_resume(job_id: str, *, paused: bool, as_json: bool) -> None:
     settings = _settings()
     async with _store(settings) as store, _temporal(settings, embedded=False) as client:
-        change = service.pause_job if paused else service.resume_job
-        response = await change(store, client, job_id)
+        response = await service.set_paused(store, client, job_id, paused)
         if as_json:
             _print_json(response)
         else:

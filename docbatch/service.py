@@ -489,41 +489,19 @@ async def cancel_job(
     )
 
 
-async def pause_job(
-    store: Store,
-    client: Client,
-    job_id: str,
-    *,
-    project_id: str | None = None,
-    wait_seconds: float = 30.0,
-) -> BatchPauseResponse:
-    """Pause a job: nothing new is dispatched, items in flight finish."""
-    return await _set_paused(store, client, job_id, True, project_id, wait_seconds)
-
-
-async def resume_job(
-    store: Store,
-    client: Client,
-    job_id: str,
-    *,
-    project_id: str | None = None,
-    wait_seconds: float = 30.0,
-) -> BatchPauseResponse:
-    """Resume a paused job (resuming a job that is not paused changes nothing)."""
-    return await _set_paused(store, client, job_id, False, project_id, wait_seconds)
-
-
-async def _set_paused(
+async def set_paused(
     store: Store,
     client: Client,
     job_id: str,
     paused: bool,
-    project_id: str | None,
-    wait_seconds: float,
+    *,
+    project_id: str | None = None,
+    wait_seconds: float = 30.0,
 ) -> BatchPauseResponse:
-    """Pause or resume through the parent's Update; a signal if no worker answers in time.
+    """Pause a job (nothing new is dispatched, items in flight finish) or resume it.
 
-    Both are idempotent. The Update answers once the store shows the change; the
+    Through the parent's Update; a signal if no worker answers in time. Both are
+    idempotent. The Update answers once the store shows the change; the
     signal is durable in Temporal and lands when a worker picks the job up.
     """
     job = await store.get_job(job_id, project_id=project_id)

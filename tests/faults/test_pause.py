@@ -67,7 +67,7 @@ async def test_pause_holds_through_continue_as_new_worker_kill_and_server_restar
     job = await stack.folder_job(folder, page_size=WINDOW, continue_as_new_threshold=WINDOW)
     await eventually(lambda: _started(folder) == WINDOW, timeout=60, what="a window in flight")
 
-    paused = await service.pause_job(stack.store, stack.client, job.id)
+    paused = await service.set_paused(stack.store, stack.client, job.id, True)
     assert paused.paused and paused.status == "running"
     open_gate(folder)  # the items in flight finish while paused
     await eventually(
@@ -100,7 +100,7 @@ async def test_pause_holds_through_continue_as_new_worker_kill_and_server_restar
     shown = await service.get_status(stack.store, job.id)
     assert shown.job.paused and shown.job.status == "running"
 
-    resumed = await service.resume_job(stack.store, stack.client, job.id)
+    resumed = await service.set_paused(stack.store, stack.client, job.id, False)
     assert not resumed.paused
     result = await stack.finished(job, timeout=120)
     await stack.no_open_workflows(job.id)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
@@ -54,6 +55,13 @@ async def temporal_cli(stack: Stack, *args: str) -> str:
     out, err = await process.communicate()
     assert process.returncode == 0, f"temporal {' '.join(args)}: {err.decode()}"
     return out.decode()
+
+
+async def on_job(stack: Stack, job: JobRow, *command: str, inputs: Sequence[str] = ()) -> str:
+    """``temporal workflow COMMAND… --workflow-id <the job's parent>`` with ``inputs``."""
+    return await temporal_cli(
+        stack, "workflow", *command, "--workflow-id", job.workflow_id, *input_flags(list(inputs))
+    )
 
 
 def input_flags(inputs: list[str]) -> list[str]:
@@ -114,16 +122,7 @@ async def test_cancel_signal_with_any_input_cancels(
     async with make_stack(engine=slow_engine, max_concurrent_children=WINDOW) as stack:
         job = await running_job(stack, tmp_path / "docs")
 
-        await temporal_cli(
-            stack,
-            "workflow",
-            "signal",
-            "--workflow-id",
-            job.workflow_id,
-            "--name",
-            "cancel",
-            *input_flags(inputs),
-        )
+        await on_job(stack, job, "signal", "--name", "cancel", inputs=inputs)
         final = await wait_job(stack, job)
 
         assert final.job.status == JobStatus.CANCELLED
@@ -140,48 +139,21 @@ async def test_pause_and_resume_signals_with_any_input(
     async with make_stack(engine=slow_engine, max_concurrent_children=WINDOW) as stack:
         job = await running_job(stack, tmp_path / "docs")
 
-        await temporal_cli(
-            stack,
-            "workflow",
-            "signal",
-            "--workflow-id",
-            job.workflow_id,
-            "--name",
-            "pause",
-            *input_flags(inputs),
-        )
+        await on_job(stack, job, "signal", "--name", "pause", inputs=inputs)
 
         async def paused() -> bool:
             return bool((await stack.store.get_job(job.id)).paused)
 
         await wait_until(paused)
         progress = json.loads(
-            await temporal_cli(
-                stack,
-                "workflow",
-                "query",
-                "--workflow-id",
-                job.workflow_id,
-                "--name",
-                "progress",
-                "--output",
-                "json",
-                *input_flags(inputs),
+            await on_job(
+                stack, job, "query", "--name", "progress", "--output", "json", inputs=inputs
             )
         )
         assert progress["queryResult"][0]["status"] == "paused"
         assert progress["queryResult"][0]["paused"] is True
 
-        await temporal_cli(
-            stack,
-            "workflow",
-            "signal",
-            "--workflow-id",
-            job.workflow_id,
-            "--name",
-            "resume",
-            *input_flags(inputs),
-        )
+        await on_job(stack, job, "signal", "--name", "resume", inputs=inputs)
         final = await wait_job(stack, job)
 
         assert final.job.status == JobStatus.COMPLETED
@@ -196,58 +168,22 @@ async def test_updates_with_malformed_input_are_answered_not_failed(
 ) -> None:
     async with make_stack(engine=slow_engine, max_concurrent_children=WINDOW) as stack:
         job = await running_job(stack, tmp_path / "docs")
-        flags = ["--workflow-id", job.workflow_id]
+        update = ("update", "execute", "--output", "json", "--name")
 
         paused = json.loads(
-            await temporal_cli(
-                stack,
-                "workflow",
-                "update",
-                "execute",
-                *flags,
-                "--name",
-                "pause_job",
-                "--input",
-                '{"unexpected": true}',
-                "--output",
-                "json",
-            )
+            await on_job(stack, job, *update, "pause_job", inputs=['{"unexpected": true}'])
         )
         assert paused["result"]["paused"] is True
         assert paused["result"]["status"] == "paused"
         assert (await stack.store.get_job(job.id)).paused
 
-        await temporal_cli(
-            stack,
-            "workflow",
-            "update",
-            "execute",
-            *flags,
-            "--name",
-            "resume_job",
-            "--input",
-            "null",
-        )
-        cancelled = json.loads(
-            await temporal_cli(
-                stack,
-                "workflow",
-                "update",
-                "execute",
-                *flags,
-                "--name",
-                "cancel_job",
-                "--output",
-                "json",
-            )
-        )
+        await on_job(stack, job, *update, "resume_job", inputs=["null"])
+        cancelled = json.loads(await on_job(stack, job, *update, "cancel_job"))
         assert cancelled["result"]["status"] == JobStatus.CANCELLED.value
 
         # Once the job ended a pause can never be honoured: it is refused, nothing fails.
         with pytest.raises(AssertionError, match=r"already (completed|cancelled)"):
-            await temporal_cli(
-                stack, "workflow", "update", "execute", *flags, "--name", "pause_job"
-            )
+            await on_job(stack, job, *update, "pause_job")
         await assert_healthy_histories(stack, job)
 
 
@@ -257,7 +193,7 @@ async def test_pause_update_then_cancel_while_paused(
     async with make_stack(engine=slow_engine, max_concurrent_children=WINDOW) as stack:
         job = await running_job(stack, tmp_path / "docs")
 
-        paused = await service.pause_job(stack.store, stack.client, job.id)
+        paused = await service.set_paused(stack.store, stack.client, job.id, True)
         assert paused.paused and paused.status == JobStatus.RUNNING
         status = await service.get_status(stack.store, job.id)
         assert status.job.paused and status.job.status == JobStatus.RUNNING

@@ -155,9 +155,7 @@ async def pause_batch_job(
     job_id: str, principal: PrincipalDep, store: StoreDep, temporal: TemporalDep
 ) -> BatchPauseResponse:
     """docbatch extension: stop dispatching new items (in-flight ones finish); 409 if ended."""
-    job = await store.get_job(job_id, project_id=principal.project_id)
-    client = await temporal.get(job.temporal_namespace)
-    return await service.pause_job(store, client, job_id, project_id=principal.project_id)
+    return await _set_paused(job_id, True, principal, store, temporal)
 
 
 @router.post("/{job_id}/resume", response_model=BatchPauseResponse, summary="Resume Batch Job")
@@ -165,9 +163,15 @@ async def resume_batch_job(
     job_id: str, principal: PrincipalDep, store: StoreDep, temporal: TemporalDep
 ) -> BatchPauseResponse:
     """docbatch extension: dispatch again after a pause; 409 if the job ended."""
+    return await _set_paused(job_id, False, principal, store, temporal)
+
+
+async def _set_paused(
+    job_id: str, paused: bool, principal: PrincipalDep, store: StoreDep, temporal: TemporalDep
+) -> BatchPauseResponse:
     job = await store.get_job(job_id, project_id=principal.project_id)
     client = await temporal.get(job.temporal_namespace)
-    return await service.resume_job(store, client, job_id, project_id=principal.project_id)
+    return await service.set_paused(store, client, job_id, paused, project_id=principal.project_id)
 
 
 @router.get("/{job_id}/items", response_model=Page[JobItem], summary="List Batch Job Items")
