@@ -27,13 +27,15 @@ RUN pip install --no-deps . \
 
 FROM ${PYTHON_IMAGE} AS runtime
 # Tesseract for scanned pages and images (docbatch runs the `tesseract` program) with
-# the language packs scripts/install-system-deps.sh installs for development and CI.
+# the language packs, and headless LibreOffice for legacy and OpenDocument files (the
+# `soffice` program), as scripts/install-system-deps.sh installs for development and CI.
 RUN apt-get update \
     && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
         tesseract-ocr \
         tesseract-ocr-eng tesseract-ocr-deu tesseract-ocr-fra tesseract-ocr-spa \
         tesseract-ocr-ita tesseract-ocr-por tesseract-ocr-nld tesseract-ocr-kor \
         tesseract-ocr-jpn tesseract-ocr-chi-sim tesseract-ocr-chi-tra tesseract-ocr-rus \
+        libreoffice-writer-nogui libreoffice-calc-nogui libreoffice-impress-nogui \
     && rm -rf /var/lib/apt/lists/*
 # /data is the data volume's mount point: a fresh named volume takes its owner from here.
 RUN groupadd --system --gid 10001 docbatch \

@@ -671,6 +671,17 @@ def test_dockerfile_installs_tesseract_with_the_projects_language_packs() -> Non
     assert wanted <= installed, sorted(wanted - installed)
 
 
+def test_dockerfile_installs_the_libreoffice_parts_the_engine_runs() -> None:
+    script = (REPO_ROOT / "scripts" / "install-system-deps.sh").read_text()
+    parts = re.search(r"^for office in ([^;]*);", script, re.MULTILINE)
+    assert parts
+    wanted = {f"libreoffice-{part}-nogui" for part in parts.group(1).split()}
+    assert wanted == {f"libreoffice-{p}-nogui" for p in ("writer", "calc", "impress")}
+    runtime_runs = " ".join(i.args for i in dockerfile_stages()[-1] if i.keyword == "RUN")
+    installed = set(re.findall(r"\blibreoffice-[\w-]*", runtime_runs))
+    assert wanted <= installed, sorted(wanted - installed)
+
+
 def test_dockerfile_sets_only_settings_the_code_reads() -> None:
     names = set()
     for instruction in dockerfile_stages()[-1]:
