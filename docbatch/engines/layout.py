@@ -1,0 +1,806 @@
+"""PDF page layout: PDFium's characters → words, lines, columns, paragraphs, headings, tables.
+
+One page's text layer is read character by character through PDFium (pypdfium2): the
+Unicode value, the glyph box, the font size and weight. From those:
+
+- **words** split where the text layer has a space, a line break or a horizontal gap wider
+  than a space of that font (PDFs often position words without any space character);
+- **ruling lines** are the thin horizontal and vertical paths and rectangle edges;
+- **tables** are the regions that ruling lines frame (a top and a bottom rule of one
+  width, as LaTeX's ``booktabs`` and ``\\hline`` draw them, a header row above the first
+  rule included) or, without rules, runs of lines whose cells line up in columns; their
+  columns are the x ranges no word of a regular row crosses, their rows the lines;
+- **reading order** is a recursive XY cut: the page is split at wide vertical gutters
+  (columns) and horizontal gaps, tables kept whole, and each part is read top to bottom;
+- **paragraphs** are runs of lines with line-sized gaps, joined with hyphenation undone;
+- **headings** are short paragraphs set larger than the body text, or bold and numbered
+  (``3.2 Results``), levelled by size.
+
+Right-to-left lines (Arabic, Hebrew) keep PDFium's logical character order, with the
+letters of a ligature glyph (lam-alef) put back in reading order.
+
+The result is markdown: ``#`` headings, paragraphs, and pipe tables. Everything here is
+pure computation on one page (no I/O but PDFium), fast enough to run per page: well
+under 50 ms for a dense page.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import re
+import statistics
+import unicodedata
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+ENGINE_NAME = "docbatch-layout"
+LAYOUT_VERSION = "1"
+"""Bumped whenever the layout rules change what a page's markdown is."""
+
+# --- tuning, in multiples of the font size (em) unless said otherwise -------------------
+WORD_GAP_EM = 0.15
+"""A horizontal gap between two glyphs wider than this starts a new word."""
+CELL_GAP_EM = 0.9
+"""A gap wider than this inside a line separates two cells (or two columns)."""
+RULE_THICKNESS = 2.0
+"""Paths at most this thick (points) are ruling lines."""
+MIN_RULE_LENGTH = 8.0
+COLUMN_GUTTER_EM = 0.9
+"""The narrowest vertical gap between two text columns."""
+HEADING_SIZE_RATIO = 1.15
+"""A paragraph set at least this much larger than the body text is a heading."""
+MAX_HEADING_WORDS = 20
+
+_RTL_BIDI = frozenset({"R", "AL"})
+_NUMBERED_HEADING = re.compile(r"^(?:\d+(?:\.\d+)*\.?|[IVX]+\.|[A-Z]\.|Appendix\s+[A-Z])\s+\S")
+_BOLD_FONT = re.compile(r"bold|black|heavy|semibold|demi|\.b\b|-b\b|,b\b", re.IGNORECASE)
+_SENTENCE_END = re.compile(r"[.:;,]$")
+_HYPHENATED = re.compile(r"[^\W\d_]-$")
+
+
+@dataclass(slots=True)
+class Word:
+    """A run of glyphs between spaces, in page coordinates with y growing downwards."""
+
+    text: str
+    x0: float
+    x1: float
+    top: float
+    bottom: float
+    size: float
+    bold: bool
+    rtl: bool
+    order: int
+    """Position in PDFium's character stream (logical order within a right-to-left line)."""
+
+    @property
+    def height(self) -> float:
+        return self.bottom - self.top
+
+
+@dataclass(slots=True)
+class Line:
+    """Words on one baseline within one column, left to right (or in logical RTL order)."""
+
+    words: list[Word]
+    x0: float = 0.0
+    x1: float = 0.0
+    top: float = 0.0
+    bottom: float = 0.0
+
+    def __post_init__(self) -> None:
+        self.refresh()
+
+    def refresh(self) -> None:
+        self.x0 = min(w.x0 for w in self.words)
+        self.x1 = max(w.x1 for w in self.words)
+        self.top = min(w.top for w in self.words)
+        self.bottom = max(w.bottom for w in self.words)
+
+    @property
+    def size(self) -> float:
+        return _weighted_size(self.words)
+
+    @property
+    def rtl(self) -> bool:
+        letters = sum(len(w.text) for w in self.words if w.rtl)
+        return letters * 2 > sum(len(w.text) for w in self.words)
+
+    @property
+    def bold(self) -> bool:
+        return all(w.bold for w in self.words)
+
+    def text(self) -> str:
+        words = sorted(self.words, key=lambda w: w.order) if self.rtl else self.words
+        return " ".join(w.text for w in words)
+
+
+@dataclass(slots=True)
+class Rule:
+    """A ruling line: horizontal (``y0 == y1`` up to thickness) or vertical."""
+
+    x0: float
+    x1: float
+    top: float
+    bottom: float
+
+    @property
+    def horizontal(self) -> bool:
+        return (self.x1 - self.x0) >= (self.bottom - self.top)
+
+
+@dataclass(slots=True)
+class Table:
+    """A table region and its cells (rows of cell texts)."""
+
+    x0: float
+    x1: float
+    top: float
+    bottom: float
+    rows: list[list[str]] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class _Block:
+    """A unit of reading order: a line or a whole table."""
+
+    x0: float
+    x1: float
+    top: float
+    bottom: float
+    line: Line | None = None
+    table: Table | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PageLayout:
+    """One page's layout as markdown, with what it found."""
+
+    markdown: str
+    tables: int
+    headings: int
+    words: int
+
+
+# ------------------------------------------------------------------ characters → words
+
+
+def page_words(page: Any, textpage: Any) -> list[Word]:
+    """The words of one page, in PDFium's order (y grows downwards from the page top)."""
+    import pypdfium2.raw as pdfium_c
+
+    height = page.get_height()
+    count = pdfium_c.FPDFText_CountChars(textpage)
+    rect = pdfium_c.FS_RECTF()
+    font_name = ctypes.create_string_buffer(128)
+    flags = ctypes.c_int()
+    words: list[Word] = []
+    chars: list[str] = []
+    boxes: list[tuple[float, float, float, float]] = []
+    sizes: list[float] = []
+    bold_votes = 0
+    start = 0
+    last_right = last_top = last_bottom = 0.0
+    last_size = last_left_edge = 0.0
+    font_cache: dict[bytes, bool] = {}
+
+    def flush() -> None:
+        nonlocal bold_votes
+        if chars:
+            text = _fix_ligature_order(chars, boxes)
+            text = unicodedata.normalize("NFKC", text) if _needs_nfkc(text) else text
+            if text.strip():
+                rtl = any(unicodedata.bidirectional(ch) in _RTL_BIDI for ch in text)
+                words.append(
+                    Word(
+                        text=text.strip(),
+                        x0=min(b[0] for b in boxes),
+                        x1=max(b[1] for b in boxes),
+                        top=min(b[2] for b in boxes),
+                        bottom=max(b[3] for b in boxes),
+                        size=statistics.median(sizes),
+                        bold=bold_votes * 2 > len(chars),
+                        rtl=rtl,
+                        order=start,
+                    )
+                )
+        chars.clear()
+        boxes.clear()
+        sizes.clear()
+        bold_votes = 0
+
+    index = -1
+    while index + 1 < count:
+        index += 1
+        code = pdfium_c.FPDFText_GetUnicode(textpage, index)
+        if code in (0, 0xFFFE, 0xFFFF) or 0xDC00 <= code <= 0xDFFF:
+            continue
+        if 0xD800 <= code <= 0xDBFF:
+            # UTF-16: the low surrogate is the next "character" and shares the box.
+            low = pdfium_c.FPDFText_GetUnicode(textpage, index + 1) if index + 1 < count else 0
+            if not 0xDC00 <= low <= 0xDFFF:
+                continue
+            code = 0x10000 + ((code - 0xD800) << 10) + (low - 0xDC00)
+        ch = chr(code)
+        if ch.isspace() or code == 0xA0 or unicodedata.category(ch) in ("Cc", "Cf"):
+            flush()
+            continue
+        if not pdfium_c.FPDFText_GetLooseCharBox(textpage, index, rect):
+            continue
+        left, right = rect.left, rect.right
+        top, bottom = height - rect.top, height - rect.bottom
+        size = pdfium_c.FPDFText_GetFontSize(textpage, index) or (bottom - top)
+        if chars:
+            gap_limit = WORD_GAP_EM * max(size, last_size)
+            rtl_char = unicodedata.bidirectional(ch) in _RTL_BIDI
+            # A glyph left of the previous one starts a word unless the text runs RTL.
+            gap = (last_left_edge - right) if rtl_char else (left - last_right)
+            same_line = top < last_bottom and bottom > last_top
+            if not same_line or gap > gap_limit or (not rtl_char and left < last_right - size):
+                flush()
+        if not chars:
+            start = index
+        name_length = pdfium_c.FPDFText_GetFontInfo(
+            textpage, index, font_name, len(font_name), ctypes.byref(flags)
+        )
+        key = font_name.raw[: max(name_length - 1, 0)]
+        bold = font_cache.get(key)
+        if bold is None:
+            bold = bool(_BOLD_FONT.search(key.decode("latin-1")))
+            font_cache[key] = bold
+        if bold or pdfium_c.FPDFText_GetFontWeight(textpage, index) >= 600:
+            bold_votes += 1
+        chars.append(ch)
+        boxes.append((left, right, top, bottom))
+        sizes.append(size)
+        last_right, last_top, last_bottom, last_size = right, top, bottom, size
+        last_left_edge = left
+    flush()
+    return words
+
+
+def _needs_nfkc(text: str) -> bool:
+    return any(ord(ch) >= 0xFB00 or unicodedata.category(ch) == "Lo" for ch in text)
+
+
+def _fix_ligature_order(chars: Sequence[str], boxes: Sequence[tuple[float, ...]]) -> str:
+    """Join glyph texts, reversing the letters of one RTL ligature glyph (lam-alef).
+
+    PDFium reports the letters of a ligature as characters sharing one box; for Arabic it
+    gives them in visual order (alef before lam), the reverse of the text's order.
+    """
+    out = list(chars)
+    i = 0
+    while i < len(out) - 1:
+        j = i
+        while j + 1 < len(out) and boxes[j + 1] == boxes[i]:
+            j += 1
+        if j > i and unicodedata.bidirectional(out[i]) in _RTL_BIDI:
+            out[i : j + 1] = reversed(out[i : j + 1])
+        i = j + 1
+    return "".join(out)
+
+
+def _weighted_size(words: Iterable[Word]) -> float:
+    sizes: Counter[float] = Counter()
+    for word in words:
+        sizes[round(word.size, 1)] += len(word.text)
+    return sizes.most_common(1)[0][0] if sizes else 0.0
+
+
+# ------------------------------------------------------------------ ruling lines
+
+
+def page_rules(page: Any) -> list[Rule]:
+    """Thin horizontal and vertical paths, and the edges of stroked rectangles."""
+    import pypdfium2.raw as pdfium_c
+
+    height = page.get_height()
+    rules: list[Rule] = []
+    for obj in page.get_objects(filter=[pdfium_c.FPDF_PAGEOBJ_PATH], max_depth=4):
+        try:
+            left, bottom, right, top = obj.get_bounds()
+        except Exception:  # a path without bounds draws nothing we can use
+            continue
+        width, tall = right - left, top - bottom
+        y_top, y_bottom = height - top, height - bottom
+        if tall <= RULE_THICKNESS and width >= MIN_RULE_LENGTH:
+            rules.append(Rule(left, right, y_top, y_bottom))
+        elif width <= RULE_THICKNESS and tall >= MIN_RULE_LENGTH:
+            rules.append(Rule(left, right, y_top, y_bottom))
+        elif width >= MIN_RULE_LENGTH and tall >= MIN_RULE_LENGTH and _is_stroked(pdfium_c, obj):
+            rules.extend(
+                (
+                    Rule(left, right, y_top, y_top),
+                    Rule(left, right, y_bottom, y_bottom),
+                    Rule(left, left, y_top, y_bottom),
+                    Rule(right, right, y_top, y_bottom),
+                )
+            )
+    return rules
+
+
+def _is_stroked(pdfium_c: Any, obj: Any) -> bool:
+    fill = ctypes.c_int()
+    stroke = ctypes.c_int()
+    if not pdfium_c.FPDFPath_GetDrawMode(obj.raw, ctypes.byref(fill), ctypes.byref(stroke)):
+        return False
+    return bool(stroke.value) and pdfium_c.FPDFPath_CountSegments(obj.raw) <= 6
+
+
+# ------------------------------------------------------------------ words → lines
+
+
+def build_lines(words: Sequence[Word]) -> list[Line]:
+    """Words grouped into lines: same baseline band, split at gaps wider than a cell gap."""
+    ordered = sorted(words, key=lambda w: (w.top + w.bottom) / 2)
+    bands: list[list[Word]] = []
+    band_top = band_bottom = 0.0
+    for word in ordered:
+        middle = (word.top + word.bottom) / 2
+        if bands and band_top <= middle <= band_bottom:
+            bands[-1].append(word)
+            band_top = min(band_top, word.top + word.height * 0.25)
+            band_bottom = max(band_bottom, word.bottom - word.height * 0.25)
+            continue
+        bands.append([word])
+        band_top = word.top + word.height * 0.25
+        band_bottom = word.bottom - word.height * 0.25
+    lines: list[Line] = []
+    for band in bands:
+        band.sort(key=lambda w: w.x0)
+        current = [band[0]]
+        for word in band[1:]:
+            previous = current[-1]
+            gap = word.x0 - previous.x1
+            if gap > CELL_GAP_EM * max(previous.size, word.size, 1.0) or gap < -previous.size:
+                lines.append(Line(current))
+                current = [word]
+            else:
+                current.append(word)
+        lines.append(Line(current))
+    return lines
+
+
+# ------------------------------------------------------------------ tables
+
+
+def find_tables(lines: list[Line], rules: Sequence[Rule], body_size: float) -> list[Table]:
+    """Tables framed by horizontal rules, then tables of aligned cells without rules."""
+    tables = _ruled_tables(lines, rules, body_size)
+    taken = [line for line in lines if not any(_inside(line, t) for t in tables)]
+    tables.extend(_aligned_tables(taken, body_size))
+    for table in tables:
+        members = [line for line in lines if _inside(line, table)]
+        verticals = [r for r in rules if not r.horizontal and _overlaps_table(r, table)]
+        table.rows = _cells(members, verticals, body_size)
+    return [t for t in tables if len(t.rows) >= 2 and max(len(r) for r in t.rows) >= 2]
+
+
+def _inside(line: Line, table: Table) -> bool:
+    middle_y = (line.top + line.bottom) / 2
+    middle_x = (line.x0 + line.x1) / 2
+    return (
+        table.top - 1 <= middle_y <= table.bottom + 1
+        and table.x0 - 2 <= middle_x <= table.x1 + 2
+        and line.x0 >= table.x0 - 6
+        and line.x1 <= table.x1 + 6
+    )
+
+
+def _overlaps_table(rule: Rule, table: Table) -> bool:
+    return (
+        table.x0 - 2 <= rule.x0 <= table.x1 + 2
+        and rule.bottom > table.top
+        and rule.top < table.bottom
+    )
+
+
+def _ruled_tables(lines: list[Line], rules: Sequence[Rule], body_size: float) -> list[Table]:
+    horizontals = sorted(
+        (r for r in rules if r.horizontal and r.x1 - r.x0 >= 4 * max(body_size, 4.0)),
+        key=lambda r: r.top,
+    )
+    # Rules of one table share their x extent (within a few points); cmidrules are
+    # shorter and sit inside it.
+    groups: list[list[Rule]] = []
+    for rule in horizontals:
+        for group in groups:
+            first = group[0]
+            if abs(rule.x0 - first.x0) <= 3 and abs(rule.x1 - first.x1) <= 3:
+                if not _paragraph_between(lines, first.x0, first.x1, group[-1].bottom, rule.top):
+                    group.append(rule)
+                    break
+        else:
+            groups.append([rule])
+    tables: list[Table] = []
+    for group in groups:
+        x0, x1 = group[0].x0, group[0].x1
+        top, bottom = group[0].top, group[-1].bottom
+        if len(group) == 1:
+            # One rule: a header rule with aligned rows around it, or a mere separator.
+            top, bottom = top - 0.1, bottom + 0.1
+        top = _extend(lines, x0, x1, top, upwards=True, body_size=body_size)
+        bottom = _extend(lines, x0, x1, bottom, upwards=False, body_size=body_size)
+        table = Table(x0, x1, top, bottom)
+        members = [line for line in lines if _inside(line, table)]
+        if len(group) == 1 and (len(members) < 3 or not _multi_cell(members, x0, x1)):
+            continue
+        if not members:
+            continue
+        if any(_overlap(table, other) for other in tables):
+            continue
+        tables.append(table)
+    return tables
+
+
+def _overlap(a: Table, b: Table) -> bool:
+    return a.x0 < b.x1 and b.x0 < a.x1 and a.top < b.bottom and b.top < a.bottom
+
+
+def _multi_cell(members: Sequence[Line], x0: float, x1: float) -> bool:
+    """Whether the lines look like table rows: several on a band, none a wide paragraph."""
+    bands = Counter(round((m.top + m.bottom) / 4) for m in members)
+    return sum(1 for count in bands.values() if count >= 2) >= 2
+
+
+def _paragraph_between(lines: Sequence[Line], x0: float, x1: float, top: float, bottom: float) -> bool:
+    """Whether a line of running text (one wide run of many words) lies between two rules."""
+    width = x1 - x0
+    for line in lines:
+        if line.top >= top and line.bottom <= bottom and line.x0 >= x0 - 6 and line.x1 <= x1 + 6:
+            if line.x1 - line.x0 >= 0.7 * width and len(line.words) >= 8:
+                return True
+    return False
+
+
+def _extend(
+    lines: Sequence[Line], x0: float, x1: float, edge: float, *, upwards: bool, body_size: float
+) -> float:
+    """Grow a table edge over the adjacent rows (a header above the first rule, say)."""
+    limit = 1.6 * max(body_size, 6.0)
+    while True:
+        candidates = [
+            line
+            for line in lines
+            if line.x0 >= x0 - 6
+            and line.x1 <= x1 + 6
+            and (edge - line.bottom if upwards else line.top - edge) >= -1
+            and (edge - line.bottom if upwards else line.top - edge) <= limit
+        ]
+        if not candidates:
+            return edge
+        band_edge = min(c.top for c in candidates) if upwards else max(c.bottom for c in candidates)
+        row = [
+            c
+            for c in lines
+            if (c.top + c.bottom) / 2 >= band_edge - 1 and (c.top + c.bottom) / 2 <= edge
+        ] if upwards else [
+            c
+            for c in lines
+            if (c.top + c.bottom) / 2 <= band_edge + 1 and (c.top + c.bottom) / 2 >= edge
+        ]
+        in_row = [c for c in row if c.x0 >= x0 - 6 and c.x1 <= x1 + 6]
+        # A row of the table: several cells, or one short cell (a wrapped header).
+        if len(in_row) < 2 and not (in_row and len(in_row[0].words) <= 3 and upwards is False):
+            if len(in_row) < 2:
+                return edge
+        if any(c.x1 - c.x0 >= 0.7 * (x1 - x0) and len(c.words) >= 8 for c in in_row):
+            return edge
+        edge = band_edge
+
+
+def _aligned_tables(lines: Sequence[Line], body_size: float) -> list[Table]:
+    """Runs of at least three rows of two or more cells whose left or right edges align."""
+    bands: dict[int, list[Line]] = {}
+    for line in lines:
+        bands.setdefault(round((line.top + line.bottom) / 2), []).append(line)
+    rows = sorted(bands.items())
+    tables: list[Table] = []
+    run: list[list[Line]] = []
+
+    def close() -> None:
+        if len(run) >= 3:
+            cells = [c for row in run for c in row]
+            if sum(len(c.words) for c in cells) / len(cells) <= 4:
+                tables.append(
+                    Table(
+                        min(c.x0 for c in cells),
+                        max(c.x1 for c in cells),
+                        min(c.top for c in cells),
+                        max(c.bottom for c in cells),
+                    )
+                )
+        run.clear()
+
+    for _, row in rows:
+        row.sort(key=lambda c: c.x0)
+        if len(row) >= 2 and run and _aligned(run[-1], row, body_size):
+            run.append(row)
+        elif len(row) >= 2:
+            close()
+            run.append(row)
+        else:
+            close()
+    close()
+    return tables
+
+
+def _aligned(previous: Sequence[Line], row: Sequence[Line], body_size: float) -> bool:
+    if len(previous) != len(row):
+        return False
+    gap = row[0].top - max(c.bottom for c in previous)
+    if gap > 1.5 * max(body_size, 6.0):
+        return False
+    matches = 0
+    for a, b in zip(previous, row, strict=True):
+        if abs(a.x0 - b.x0) <= 3 or abs(a.x1 - b.x1) <= 3 or abs((a.x0 + a.x1) - (b.x0 + b.x1)) <= 6:
+            matches += 1
+    return matches >= len(row) - 0
+
+def _cells(members: Sequence[Line], verticals: Sequence[Rule], body_size: float) -> list[list[str]]:
+    """The cell texts of a table's lines: rows by baseline, columns by the free x gaps."""
+    words = [w for line in members for w in line.words]
+    if not words:
+        return []
+    row_bands = build_rows(words)
+    # Columns: x ranges that no word of a regular row crosses (spanning headers skipped).
+    counts = [len(_clusters(row, body_size)) for row in row_bands]
+    regular = max(counts)
+    sample = [row for row, n in zip(row_bands, counts, strict=True) if n * 2 > regular] or row_bands
+    boundaries = _free_columns(sample, body_size)
+    for rule in verticals:
+        middle = (rule.x0 + rule.x1) / 2
+        if all(abs(middle - b) > 3 for b in boundaries):
+            boundaries.append(middle)
+    boundaries.sort()
+    table: list[list[str]] = []
+    for row in row_bands:
+        cells: list[list[Word]] = [[] for _ in range(len(boundaries) + 1)]
+        for word in row:
+            middle = word.x0 + min(word.x1 - word.x0, body_size) / 2
+            column = sum(1 for b in boundaries if middle > b)
+            cells[column].append(word)
+        table.append([" ".join(w.text for w in sorted(c, key=lambda w: w.x0)) for c in cells])
+    # Drop columns that are empty in every row.
+    keep = [i for i in range(len(boundaries) + 1) if any(row[i] for row in table)]
+    return [[row[i] for i in keep] for row in table]
+
+
+def build_rows(words: Sequence[Word]) -> list[list[Word]]:
+    """Words grouped into rows by vertical overlap (sub- and superscripts join their row)."""
+    ordered = sorted(words, key=lambda w: w.top)
+    rows: list[list[Word]] = []
+    bottom = -1e9
+    top = -1e9
+    for word in ordered:
+        middle = (word.top + word.bottom) / 2
+        if rows and middle < bottom and word.top < bottom - 0.3 * word.height:
+            rows[-1].append(word)
+            bottom = max(bottom, word.bottom) if word.height > 0.7 * (bottom - top) else bottom
+        else:
+            rows.append([word])
+            top, bottom = word.top, word.bottom
+    return rows
+
+
+def _clusters(row: Sequence[Word], body_size: float) -> list[list[Word]]:
+    ordered = sorted(row, key=lambda w: w.x0)
+    groups = [[ordered[0]]]
+    for word in ordered[1:]:
+        if word.x0 - groups[-1][-1].x1 > 0.6 * max(word.size, body_size * 0.5):
+            groups.append([word])
+        else:
+            groups[-1].append(word)
+    return groups
+
+
+def _free_columns(rows: Sequence[Sequence[Word]], body_size: float) -> list[float]:
+    """Middles of the x gaps (at least half an em wide) that no word of ``rows`` covers."""
+    spans = sorted((w.x0, w.x1) for row in rows for w in row)
+    boundaries: list[float] = []
+    reach = spans[0][1]
+    for x0, x1 in spans[1:]:
+        if x0 - reach >= 0.5 * body_size:
+            boundaries.append((reach + x0) / 2)
+        reach = max(reach, x1)
+    # A gap between two words of one cell is not a column: keep gaps that separate
+    # words in most rows' cells, i.e. where some row has a cluster boundary.
+    kept = []
+    for boundary in boundaries:
+        splits = 0
+        for row in rows:
+            clusters = _clusters(row, body_size)
+            for left, right in zip(clusters, clusters[1:]):
+                if left[-1].x1 <= boundary <= right[0].x0:
+                    splits += 1
+                    break
+        if splits * 2 >= len(rows) or splits >= 2:
+            kept.append(boundary)
+    return kept
+
+
+# ------------------------------------------------------------------ reading order
+
+
+def reading_order(blocks: list[_Block], body_size: float) -> list[_Block]:
+    """Recursive XY cut: wide vertical gutters and horizontal gaps split the page."""
+    if len(blocks) <= 1:
+        return blocks
+    gutter = COLUMN_GUTTER_EM * max(body_size, 6.0)
+    horizontal = _gaps([(b.top, b.bottom) for b in blocks], 0.0)
+    vertical = [g for g in _gaps([(b.x0, b.x1) for b in blocks], gutter) if _columns_ok(blocks, g)]
+    wide_horizontal = [g for g in horizontal if g[1] - g[0] >= 1.2 * body_size]
+    if wide_horizontal and not vertical:
+        cut = ("y", horizontal)
+    elif vertical:
+        cut = ("x", vertical)
+    elif horizontal:
+        cut = ("y", horizontal)
+    else:
+        return sorted(blocks, key=lambda b: (b.top, b.x0))
+    axis, gaps = cut
+    parts: list[list[_Block]] = [[] for _ in range(len(gaps) + 1)]
+    for block in blocks:
+        start = block.x0 if axis == "x" else block.top
+        index = sum(1 for gap in gaps if start >= gap[1] - 0.01)
+        parts[index].append(block)
+    ordered: list[_Block] = []
+    for part in parts:
+        ordered.extend(reading_order(part, body_size) if len(part) < len(blocks) else part)
+    return ordered
+
+
+def _gaps(spans: Sequence[tuple[float, float]], minimum: float) -> list[tuple[float, float]]:
+    ordered = sorted(spans)
+    gaps = []
+    reach = ordered[0][1]
+    for start, end in ordered[1:]:
+        if start - reach > minimum:
+            gaps.append((reach, start))
+        reach = max(reach, end)
+    return gaps
+
+
+def _columns_ok(blocks: Sequence[_Block], gap: tuple[float, float]) -> bool:
+    """A vertical cut must leave real text on both sides (not bullets or line numbers)."""
+    left = [b for b in blocks if b.x1 <= gap[0] + 0.01]
+    right = [b for b in blocks if b.x0 >= gap[1] - 0.01]
+    return _substantial(left) and _substantial(right)
+
+
+def _substantial(blocks: Sequence[_Block]) -> bool:
+    characters = 0
+    for block in blocks:
+        if block.table is not None:
+            return True
+        if block.line is not None:
+            characters += sum(len(w.text) for w in block.line.words)
+    return characters >= 12
+
+
+# ------------------------------------------------------------------ page → markdown
+
+
+def layout_page(page: Any, textpage: Any) -> PageLayout:
+    """The markdown of one PDF page, with its headings and tables."""
+    words = page_words(page, textpage)
+    if not words:
+        return PageLayout("", 0, 0, 0)
+    body_size = _weighted_size(words)
+    lines = build_lines(words)
+    rules = page_rules(page)
+    tables = find_tables(lines, rules, body_size)
+    blocks: list[_Block] = [
+        _Block(t.x0, t.x1, t.top, t.bottom, table=t) for t in tables
+    ]
+    for line in lines:
+        if not any(_inside(line, t) for t in tables):
+            blocks.append(_Block(line.x0, line.x1, line.top, line.bottom, line=line))
+    ordered = reading_order(blocks, body_size)
+    markdown, headings = _render(ordered, body_size, _heading_sizes(lines, body_size))
+    return PageLayout(markdown, len(tables), headings, len(words))
+
+
+def _heading_sizes(lines: Sequence[Line], body_size: float) -> list[float]:
+    """Font sizes larger than the body's that headings use, largest first."""
+    sizes = {
+        round(line.size, 1)
+        for line in lines
+        if line.size >= body_size * HEADING_SIZE_RATIO and len(line.words) <= MAX_HEADING_WORDS
+    }
+    return sorted(sizes, reverse=True)
+
+
+def _render(blocks: Sequence[_Block], body_size: float, heading_sizes: Sequence[float]) -> tuple[str, int]:
+    out: list[str] = []
+    paragraph: list[Line] = []
+    headings = 0
+
+    def close() -> None:
+        nonlocal headings
+        if not paragraph:
+            return
+        text = _join_lines(paragraph)
+        level = _heading_level(paragraph, text, body_size, heading_sizes)
+        if level:
+            headings += 1
+            out.append("#" * level + " " + text)
+        else:
+            out.append(text)
+        paragraph.clear()
+
+    for block in blocks:
+        if block.table is not None:
+            close()
+            out.append(_pipe_table(block.table.rows))
+            continue
+        line = block.line
+        assert line is not None
+        if paragraph and not _continues(paragraph[-1], line, body_size):
+            close()
+        paragraph.append(line)
+    close()
+    return "\n\n".join(part for part in out if part.strip()), headings
+
+
+def _continues(previous: Line, line: Line, body_size: float) -> bool:
+    """Whether ``line`` goes on the paragraph that ``previous`` ends."""
+    height = max(previous.bottom - previous.top, 1.0)
+    gap = line.top - previous.bottom
+    if gap > 0.6 * height or gap < -0.5 * height:
+        return False
+    if abs(line.size - previous.size) > 0.1 * max(line.size, previous.size):
+        return False
+    if previous.bold != line.bold and (previous.bold and len(previous.words) <= MAX_HEADING_WORDS):
+        return False
+    # A line well left of the previous one's start is a new column or item, not a wrap.
+    return line.x0 <= previous.x1 and line.x1 >= previous.x0
+
+
+def _join_lines(lines: Sequence[Line]) -> str:
+    text = ""
+    for line in lines:
+        part = line.text()
+        if not text:
+            text = part
+        elif _HYPHENATED.search(text) and part[:1].islower():
+            text = text[:-1] + part
+        else:
+            text = f"{text} {part}"
+    return text
+
+
+def _heading_level(
+    lines: Sequence[Line], text: str, body_size: float, heading_sizes: Sequence[float]
+) -> int:
+    words = text.split()
+    if not words or len(words) > MAX_HEADING_WORDS or len(lines) > 3:
+        return 0
+    if not any(ch.isalpha() for ch in text):
+        return 0
+    size = _weighted_size(w for line in lines for w in line.words)
+    if size >= body_size * HEADING_SIZE_RATIO and round(size, 1) in heading_sizes:
+        return min(heading_sizes.index(round(size, 1)) + 1, 3)
+    bold = all(line.bold for line in lines)
+    if bold and len(lines) == 1 and not _SENTENCE_END.search(text):
+        if _NUMBERED_HEADING.match(text) or size >= body_size * 0.99:
+            return min(len(heading_sizes) + 1, 3) if _NUMBERED_HEADING.match(text) else 0
+    return 0
+
+
+def _pipe_table(rows: Sequence[Sequence[str]]) -> str:
+    width = max(len(row) for row in rows)
+    lines = []
+    for index, row in enumerate(rows):
+        cells = [cell.replace("|", "\\|") for cell in row] + [""] * (width - len(row))
+        lines.append("| " + " | ".join(cells) + " |")
+        if index == 0:
+            lines.append("|" + "|".join(["---"] * width) + "|")
+    return "\n".join(lines)
+
+
+def median(values: Sequence[float]) -> float:
+    return statistics.median(values) if values else 0.0
