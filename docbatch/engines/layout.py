@@ -49,13 +49,22 @@ RULE_THICKNESS = 2.0
 MIN_RULE_LENGTH = 8.0
 COLUMN_GUTTER_EM = 0.9
 """The narrowest vertical gap between two text columns."""
-HEADING_SIZE_RATIO = 1.15
+HEADING_SIZE_RATIO = 1.1
 """A paragraph set at least this much larger than the body text is a heading."""
 MAX_HEADING_WORDS = 20
+EMPTY_BETWEEN_TABLES_EM = 2.5
+"""Blank space taller than this between two rules separates two tables."""
+MAX_LINES_PER_CELL = 3
+"""A ruled band with more text rows than this holds rows, not one cell's lines."""
 
 _RTL_BIDI = frozenset({"R", "AL"})
 _NUMBERED_HEADING = re.compile(r"^(?:\d+(?:\.\d+)*\.?|[IVX]+\.|[A-Z]\.|Appendix\s+[A-Z])\s+\S")
-_BOLD_FONT = re.compile(r"bold|black|heavy|semibold|demi|\.b\b|-b\b|,b\b", re.IGNORECASE)
+_BOLD_FONT = re.compile(
+    # Named weights, and TeX's bold faces: CMBX10, SFBX1000 (cm-super), ptmb8t (Times).
+    r"bold|black|heavy|semibold|demi|bx\d|bxti|bxsl|^(?:[a-z]{6}\+)?p[a-z]{2}b\d|[.,-]b\b",
+    re.IGNORECASE,
+)
+_SECTION_NUMBER = re.compile(r"^(?:\d+(?:\.\d+)*\.?|[A-Z]\.|[IVX]+\.)$")
 _SENTENCE_END = re.compile(r"[.:;,]$")
 _HYPHENATED = re.compile(r"[^\W\d_]-$")
 
@@ -174,6 +183,7 @@ def page_words(page: Any, textpage: Any) -> list[Word]:
     height = page.get_height()
     count = pdfium_c.FPDFText_CountChars(textpage)
     rect = pdfium_c.FS_RECTF()
+    matrix = pdfium_c.FS_MATRIX()
     font_name = ctypes.create_string_buffer(128)
     flags = ctypes.c_int()
     words: list[Word] = []
@@ -231,7 +241,12 @@ def page_words(page: Any, textpage: Any) -> list[Word]:
             continue
         left, right = rect.left, rect.right
         top, bottom = height - rect.top, height - rect.bottom
-        size = pdfium_c.FPDFText_GetFontSize(textpage, index) or (bottom - top)
+        # The font size is in text space; the text matrix scales it to the page.
+        size = pdfium_c.FPDFText_GetFontSize(textpage, index)
+        if pdfium_c.FPDFText_GetMatrix(textpage, index, matrix):
+            size *= abs(matrix.a * matrix.d - matrix.b * matrix.c) ** 0.5
+        if size <= 0:
+            size = bottom - top
         if chars:
             gap_limit = WORD_GAP_EM * max(size, last_size)
             rtl_char = unicodedata.bidirectional(ch) in _RTL_BIDI
@@ -355,7 +370,10 @@ def build_lines(words: Sequence[Word]) -> list[Line]:
         for word in band[1:]:
             previous = current[-1]
             gap = word.x0 - previous.x1
-            if gap > CELL_GAP_EM * max(previous.size, word.size, 1.0) or gap < -previous.size:
+            limit = CELL_GAP_EM * max(previous.size, word.size, 1.0)
+            if len(current) == 1 and _SECTION_NUMBER.match(previous.text) and word.text[:1].isalpha():
+                limit *= 3  # "5.1  Results": a section number and its title, a quad apart
+            if gap > limit or gap < -previous.size:
                 lines.append(Line(current))
                 current = [word]
             else:
@@ -375,7 +393,9 @@ def find_tables(lines: list[Line], rules: Sequence[Rule], body_size: float) -> l
     for table in tables:
         members = [line for line in lines if _inside(line, table)]
         verticals = [r for r in rules if not r.horizontal and _overlaps_table(r, table)]
-        table.rows = _cells(members, verticals, body_size)
+        horizontals = [r for r in rules if r.horizontal and _overlaps_table(r, table)]
+        grid = _grid_cells(members, verticals, horizontals, table)
+        table.rows = grid if grid is not None else _cells(members, verticals, body_size)
     return [t for t in tables if len(t.rows) >= 2 and max(len(r) for r in t.rows) >= 2]
 
 
@@ -448,12 +468,29 @@ def _multi_cell(members: Sequence[Line], x0: float, x1: float) -> bool:
 
 def _paragraph_between(lines: Sequence[Line], x0: float, x1: float, top: float, bottom: float) -> bool:
     """Whether a line of running text (one wide run of many words) lies between two rules."""
-    width = x1 - x0
-    for line in lines:
-        if line.top >= top and line.bottom <= bottom and line.x0 >= x0 - 6 and line.x1 <= x1 + 6:
-            if line.x1 - line.x0 >= 0.7 * width and len(line.words) >= 8:
-                return True
+    between = [
+        line
+        for line in lines
+        if line.top >= top - 1 and line.bottom <= bottom + 1 and line.x1 > x0 and line.x0 < x1
+    ]
+    if any(_running_text(line, x1 - x0) for line in between):
+        return True
+    # Rules with nothing between them for lines on end close one table and open another.
+    edges = sorted([(top, top), *((line.top, line.bottom) for line in between), (bottom, bottom)])
+    reach = edges[0][1]
+    for start, end in edges[1:]:
+        if start - reach > EMPTY_BETWEEN_TABLES_EM * 10.0:
+            return True
+        reach = max(reach, end)
     return False
+
+
+def _running_text(line: Line, width: float) -> bool:
+    """Whether a line is running text: many words, mostly words of letters, full width."""
+    if len(line.words) < 8 or line.x1 - line.x0 < 0.7 * width:
+        return False
+    letters = sum(1 for w in line.words if w.text[:1].isalpha() and not any(c.isdigit() for c in w.text))
+    return letters >= 0.75 * len(line.words)
 
 
 def _extend(
@@ -487,7 +524,7 @@ def _extend(
         if len(in_row) < 2 and not (in_row and len(in_row[0].words) <= 3 and upwards is False):
             if len(in_row) < 2:
                 return edge
-        if any(c.x1 - c.x0 >= 0.7 * (x1 - x0) and len(c.words) >= 8 for c in in_row):
+        if any(_running_text(c, x1 - x0) for c in in_row):
             return edge
         edge = band_edge
 
@@ -539,6 +576,87 @@ def _aligned(previous: Sequence[Line], row: Sequence[Line], body_size: float) ->
         if abs(a.x0 - b.x0) <= 3 or abs(a.x1 - b.x1) <= 3 or abs((a.x0 + a.x1) - (b.x0 + b.x1)) <= 6:
             matches += 1
     return matches >= len(row) - 0
+
+def _grid_cells(
+    members: Sequence[Line],
+    verticals: Sequence[Rule],
+    horizontals: Sequence[Rule],
+    table: Table,
+) -> list[list[str]] | None:
+    """The cells of a fully ruled table: the rules are the cell borders.
+
+    A cell's lines (a wrapped header, stacked values) stay one cell. A rule that crosses
+    only some columns (``\\cline``) splits only those; the others' cells span the rows.
+    None when the table is not ruled between its columns.
+    """
+    inner = _merge_positions(
+        [(r.x0 + r.x1) / 2 for r in verticals if table.x0 + 3 < (r.x0 + r.x1) / 2 < table.x1 - 3]
+    )
+    if not inner:
+        return None
+    words = [w for line in members for w in line.words]
+    if not words:
+        return None
+    body_size = _weighted_size(words)
+    counts = [len(_clusters(row, body_size)) for row in build_rows(words)]
+    sample = [row for row, n in zip(build_rows(words), counts, strict=True) if n * 2 > max(counts)]
+    gaps = [g for g in _free_columns(sample, body_size) if all(abs(g - x) > 4 for x in inner)]
+    inner = sorted([*inner, *gaps])
+    columns = [table.x0 - 10, *inner, table.x1 + 10]
+    ys = _merge_positions([(r.top + r.bottom) / 2 for r in horizontals])
+    bounds = [min(w.top for w in words) - 1, *ys, max(w.bottom for w in words) + 1]
+    bounds = sorted(set(bounds))
+    # Bands of many text rows are rows of their own (rules only around groups of rows).
+    for top, bottom in zip(bounds, bounds[1:]):
+        band = [w for w in words if top < (w.top + w.bottom) / 2 <= bottom]
+        if len(build_rows(band)) > MAX_LINES_PER_CELL:
+            return None
+    grid: dict[tuple[int, int], list[Word]] = {}
+    for word in words:
+        middle_x = (word.x0 + word.x1) / 2
+        middle_y = (word.top + word.bottom) / 2
+        column = max(0, min(len(columns) - 2, sum(1 for x in columns[1:-1] if middle_x > x)))
+        row = sum(1 for y in bounds[1:-1] if middle_y > y)
+        # Rows a rule does not separate in this column belong to one spanning cell.
+        while row > 0 and not _rule_across(horizontals, bounds[row], column, columns):
+            row -= 1
+        grid.setdefault((row, column), []).append(word)
+    rows = sorted({row for row, _ in grid})
+    result: list[list[str]] = []
+    for row in rows:
+        cells = []
+        for column in range(len(columns) - 1):
+            cell = sorted(grid.get((row, column), []), key=lambda w: (round(w.top), w.x0))
+            cells.append(" ".join(w.text for w in build_rows_text(cell)))
+        result.append(cells)
+    return result
+
+
+def build_rows_text(words: Sequence[Word]) -> list[Word]:
+    """A cell's words in reading order: its lines top to bottom, each left to right."""
+    ordered: list[Word] = []
+    for row in build_rows(words):
+        ordered.extend(sorted(row, key=lambda w: w.x0))
+    return ordered
+
+
+def _rule_across(horizontals: Sequence[Rule], y: float, column: int, columns: Sequence[float]) -> bool:
+    middle = (max(columns[column], min(r.x0 for r in horizontals)) + columns[column + 1]) / 2
+    left, right = columns[column], columns[column + 1]
+    middle = (left + right) / 2 if column not in (0, len(columns) - 2) else middle
+    return any(
+        abs((r.top + r.bottom) / 2 - y) <= 2 and r.x0 - 2 <= middle <= r.x1 + 2 for r in horizontals
+    )
+
+
+def _merge_positions(values: Iterable[float], tolerance: float = 2.0) -> list[float]:
+    merged: list[float] = []
+    for value in sorted(values):
+        if merged and value - merged[-1] <= tolerance:
+            continue
+        merged.append(value)
+    return merged
+
 
 def _cells(members: Sequence[Line], verticals: Sequence[Rule], body_size: float) -> list[list[str]]:
     """The cell texts of a table's lines: rows by baseline, columns by the free x gaps."""
@@ -784,10 +902,11 @@ def _heading_level(
     size = _weighted_size(w for line in lines for w in line.words)
     if size >= body_size * HEADING_SIZE_RATIO and round(size, 1) in heading_sizes:
         return min(heading_sizes.index(round(size, 1)) + 1, 3)
+    # A paragraph of its own, all bold, short and not a sentence: a run-in title.
     bold = all(line.bold for line in lines)
-    if bold and len(lines) == 1 and not _SENTENCE_END.search(text):
-        if _NUMBERED_HEADING.match(text) or size >= body_size * 0.99:
-            return min(len(heading_sizes) + 1, 3) if _NUMBERED_HEADING.match(text) else 0
+    if bold and len(lines) <= 2 and len(words) <= 12 and not _SENTENCE_END.search(text):
+        if size >= body_size * 0.95:
+            return min(len(heading_sizes) + 1, 3)
     return 0
 
 

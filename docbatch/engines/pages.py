@@ -24,6 +24,8 @@ _SLIDE_MARKER = re.compile(r"^<!-- Slide number: (\d+) -->$", re.MULTILINE)
 _SHEET_HEADING = re.compile(r"^## ", re.MULTILINE)
 _TABLE_ROW = re.compile(r"^\s*\|.*\|\s*$")
 _SEPARATOR_CELL = re.compile(r"^\s*:?-*:?\s*$")
+_PANDAS_BLANKS = frozenset({"NaN", "NaT"})
+_PANDAS_UNNAMED = re.compile(r"^Unnamed: \d+(?:_level_\d+)?$")
 _CELL_SPLIT = re.compile(r"(?<!\\)\|")
 _COMMENT = re.compile(r"<!--.*?-->", re.DOTALL)
 _COMMENT_LINE = re.compile(r"^\s*<!--.*-->\s*$")
@@ -73,6 +75,30 @@ def split_sheets(markdown: str) -> list[str] | None:
     if not starts:
         return None
     return _split_at(markdown, starts)
+
+
+def clear_blank_cells(markdown: str) -> str:
+    """A workbook's markdown without the words pandas writes into blank cells.
+
+    markitdown renders sheets through pandas, which fills a blank cell with ``NaN``
+    (``NaT`` in a date column) and a blank header cell with ``Unnamed: N``; none of them
+    is in the file. Only cells that are exactly such a word are cleared.
+    """
+    lines = markdown.split("\n")
+    header = True
+    for number, line in enumerate(lines):
+        if not _TABLE_ROW.match(line):
+            header = True
+            continue
+        cells = [cell.strip() for cell in _CELL_SPLIT.split(line.strip())[1:-1]]
+        cleared = [
+            "" if cell in _PANDAS_BLANKS or (header and _PANDAS_UNNAMED.match(cell)) else cell
+            for cell in cells
+        ]
+        header = False
+        if cleared != cells:
+            lines[number] = "| " + " | ".join(cleared) + " |"
+    return "\n".join(lines)
 
 
 def remove_running_lines(pages: Sequence[str], *, headers: bool, footers: bool) -> RunningLines:

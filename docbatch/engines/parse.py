@@ -1,12 +1,14 @@
 """Parse engine: one document on disk → JSON with its markdown, plain text and pages.
 
-markitdown does the conversion (PDF, Office, HTML, text, CSV, JSON, EPUB, ZIP); ``.eml``
-goes through the stdlib ``email`` package; scanned PDF pages and image files are read by
-Tesseract (``docbatch.engines.ocr``). PDFs are converted page by page (``docbatch.engines.
-pdf``) so that memory stays bounded, progress is reported after each page, a failed page
-can be replaced, and the page parameters of the reference API can be honoured. Decks and
-workbooks are split into one page per slide or sheet. Every failure that is the
-document's fault becomes a ``DocumentError`` whose message a user can read on its own.
+markitdown does the conversion (PDF, Office, HTML, text, CSV, JSON, EPUB, ZIP); legacy
+Office, OpenDocument and RTF files (``.doc``, ``.odt``, ``.rtf``, ``.ods``, ``.odp``,
+``.ppt``…) are converted to OOXML by LibreOffice first (``docbatch.engines.office``);
+``.eml`` goes through the stdlib ``email`` package; scanned PDF pages and image files are
+read by Tesseract (``docbatch.engines.ocr``). PDFs are converted page by page
+(``docbatch.engines.pdf``) so that memory stays bounded, progress is reported after each
+page, a failed page can be replaced, and the page parameters of the reference API can be
+honoured. Decks and workbooks (OpenDocument and 97-2003 ones too) are split into one page
+per slide or sheet. Every failure that is the document's fault becomes a ``DocumentError`` whose message a user can read on its own.
 
 The output is ``{"markdown", "text", "pages": [{"page", "text", "markdown"}],
 "page_count", …}``; the result metadata lists the parameters that were ``applied`` and
@@ -38,9 +40,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO, Literal
 
 from docbatch.engines import ocr as tesseract_ocr
+from docbatch.engines import office
 from docbatch.engines import pdf as pdfium_pages
 from docbatch.engines.base import EngineRequest, EngineResult, report_progress
 from docbatch.engines.pages import (
+    clear_blank_cells,
     markdown_to_text,
     remove_running_lines,
     split_sheets,
@@ -76,17 +80,9 @@ _FAILED_PAGE_MODES: dict[str, FailedPageMode] = {
     "error_message": "error_message",
 }
 
-# Formats with no converter, each with the advice a user can act on.
+# Formats with no converter, each with the advice a user can act on. (Legacy Office,
+# OpenDocument and RTF go through LibreOffice: ``office.LIBREOFFICE_TARGETS``.)
 _UNSUPPORTED: dict[str, str] = {
-    "doc": "legacy Word 97-2003 documents are not supported; convert to .docx",
-    "dot": "legacy Word 97-2003 templates are not supported; convert to .docx",
-    "ppt": "legacy PowerPoint 97-2003 presentations are not supported; convert to .pptx",
-    "pps": "legacy PowerPoint 97-2003 presentations are not supported; convert to .pptx",
-    "odt": "OpenDocument text is not supported; convert to .docx or PDF",
-    "ods": "OpenDocument spreadsheets are not supported; convert to .xlsx",
-    "odp": "OpenDocument presentations are not supported; convert to .pptx",
-    # markitdown would pass RTF through as plain text, control words and all.
-    "rtf": "Rich Text Format is not supported; convert to .docx or PDF",
     "msg": "Outlook .msg files are not supported; save the message as .eml",
     "pages": "Apple Pages documents are not supported; export to .docx or PDF",
     "key": "Apple Keynote presentations are not supported; export to .pptx or PDF",
@@ -432,17 +428,25 @@ def convert_document(
         )
     if fmt in _IMAGES:
         return _convert_image(path, fmt, selection, options, progress)
-    fmt = _check_container(path, fmt)
-
-    if fmt == "pdf":
-        return _convert_pdf(path, selection, options, progress)
-    if fmt == "eml":
-        markdown = _convert_eml(path)
-    else:
-        with path.open("rb") as stream:
-            markdown = _markitdown_convert(stream, fmt, file_name or path.name)
-    _require_text(markdown, fmt)
     source_format = fmt or "unknown"
+    if fmt in office.LIBREOFFICE_TARGETS:
+        # LibreOffice makes the OOXML twin; from here on it is read as that format.
+        converted = office.convert(path, fmt)
+        fmt = office.LIBREOFFICE_TARGETS[fmt]
+        markdown = _markitdown_convert(io.BytesIO(converted), fmt, file_name or path.name)
+    else:
+        fmt = _check_container(path, fmt)
+        source_format = fmt or "unknown"  # a nameless PDF is known by its header
+        if fmt == "pdf":
+            return _convert_pdf(path, selection, options, progress)
+        if fmt == "eml":
+            markdown = _convert_eml(path)
+        else:
+            with path.open("rb") as stream:
+                markdown = _markitdown_convert(stream, fmt, file_name or path.name)
+    if fmt in ("xlsx", "xls"):
+        markdown = clear_blank_cells(markdown)
+    _require_text(markdown, fmt)
     split = _split_pages(markdown, fmt)
     if split is None:
         if progress is not None:
