@@ -336,23 +336,68 @@ def latex_to_text(latex: str) -> str:
     return " ".join(text.split())
 
 
-def _tabular_body(latex: str) -> Iterable[str]:
-    """The bodies of the ``tabular``-like environments in ``latex``."""
-    begin = re.compile(r"\\begin\{(tabular\*?|tabularx|longtable|array)\}")
-    position = 0
-    while match := begin.search(latex, position):
+_BEGIN_TABULAR = re.compile(r"\\begin\{(tabular\*?|tabularx|longtable|array)\}")
+_COLOURS = re.compile(
+    r"\\(?:cellcolor|rowcolor|columncolor|color|textcolor)\s*(?:\[[^\]]*\])?\s*\{[^{}]*\}"
+)
+
+
+def _environment_end(latex: str, environment: str, start: int) -> tuple[int, int]:
+    """Where ``\\end{environment}`` closing the one open at ``start`` begins and ends."""
+    begin, end = f"\\begin{{{environment}}}", f"\\end{{{environment}}}"
+    depth = 1
+    position = start
+    while True:
+        next_end = latex.find(end, position)
+        if next_end < 0:
+            return len(latex), len(latex)
+        next_begin = latex.find(begin, position)
+        if 0 <= next_begin < next_end:
+            depth += 1
+            position = next_begin + len(begin)
+            continue
+        depth -= 1
+        if depth == 0:
+            return next_end, next_end + len(end)
+        position = next_end + len(end)
+
+
+def _tabular_parts(latex: str, start: int, environment: str) -> int:
+    """Skip a tabular's width (``tabular*``, ``tabularx``), position and column spec."""
+    if environment in ("tabular*", "tabularx"):
+        _, start = _argument(latex, start)  # the width
+    option = re.match(r"\s*\[[^\]]*\]", latex[start:])
+    if option:
+        start += option.end()
+    _, start = _argument(latex, start)  # the column spec
+    return start
+
+
+def _flatten_nested(body: str) -> str:
+    """A tabular inside a cell (``\\begin{tabular}{@{}c@{}}a\\\\b\\end{tabular}``) → ``a b``."""
+    while match := _BEGIN_TABULAR.search(body):
         environment = match.group(1)
-        start = match.end()
-        if environment in ("tabular*", "tabularx"):
-            _, start = _argument(latex, start)  # the width
-        option = re.match(r"\s*\[[^\]]*\]", latex[start:])
-        if option:
-            start += option.end()
-        _, start = _argument(latex, start)  # the column spec
-        end = latex.find(f"\\end{{{environment}}}", start)
-        end = len(latex) if end < 0 else end
-        yield latex[start:end]
-        position = end
+        start = _tabular_parts(body, match.end(), environment)
+        end, after = _environment_end(body, environment, start)
+        inner = _flatten_nested(body[start:end])
+        text = " ".join(" ".join(row) for row in _split_rows(_RULES.sub(" ", inner)))
+        body = body[: match.start()] + "{" + text + "}" + body[after:]
+    return body
+
+
+def _tabular_body(latex: str) -> Iterable[str]:
+    """The bodies of the outermost ``tabular``-like environments in ``latex``.
+
+    A tabular nested in a cell is that cell's text; colour commands go with their
+    arguments (``\\cellcolor[HTML]{333333}``).
+    """
+    position = 0
+    while match := _BEGIN_TABULAR.search(latex, position):
+        environment = match.group(1)
+        start = _tabular_parts(latex, match.end(), environment)
+        end, after = _environment_end(latex, environment, start)
+        yield _flatten_nested(_COLOURS.sub(" ", latex[start:end]))
+        position = after
 
 
 def _split_rows(body: str) -> list[list[str]]:

@@ -162,6 +162,15 @@ def test_latex_spec_with_braces_and_cmidrule() -> None:
     assert q.latex_tables(latex) == [[["A", "B"], ["x y", "z"]]]
 
 
+def test_latex_nested_tabular_is_one_cell_and_colours_vanish() -> None:
+    latex = (
+        r"\begin{tabular}{ll} \cellcolor[HTML]{333333} ID & "
+        r"\begin{tabular}[c]{@{}c@{}}Number of\\ spheroids\end{tabular} \\"
+        r" \rowcolor{gray!10} a & \textcolor{red}{b} \\ \end{tabular}"
+    )
+    assert q.latex_tables(latex) == [[["ID", "Number of spheroids"], ["a", "b"]]]
+
+
 def test_latex_to_text() -> None:
     assert q.latex_to_text(r"\textbf{Bold} and \emph{it}~too: 5\% \& \$3") == (
         "Bold and it too: 5% & 3"
