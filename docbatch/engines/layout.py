@@ -47,6 +47,8 @@ CELL_GAP_EM = 0.9
 RULE_THICKNESS = 2.0
 """Paths at most this thick (points) are ruling lines."""
 MIN_RULE_LENGTH = 8.0
+MAX_SHADED_ROW = 30.0
+"""Filled rectangles at most this tall (points) are shaded table rows; their edges rule."""
 COLUMN_GUTTER_EM = 0.9
 """The narrowest vertical gap between two text columns."""
 HEADING_SIZE_RATIO = 1.1
@@ -325,6 +327,11 @@ def page_rules(page: Any) -> list[Rule]:
             rules.append(Rule(left, right, y_top, y_bottom))
         elif width <= RULE_THICKNESS and tall >= MIN_RULE_LENGTH:
             rules.append(Rule(left, right, y_top, y_bottom))
+        elif width >= max(100.0, 6 * tall) and MIN_RULE_LENGTH <= tall <= MAX_SHADED_ROW and _is_filled(
+            pdfium_c, obj
+        ):
+            # A shaded row (a table's header band): its top and bottom edges.
+            rules.extend((Rule(left, right, y_top, y_top), Rule(left, right, y_bottom, y_bottom)))
         elif width >= MIN_RULE_LENGTH and tall >= MIN_RULE_LENGTH and _is_stroked(pdfium_c, obj):
             rules.extend(
                 (
@@ -335,6 +342,14 @@ def page_rules(page: Any) -> list[Rule]:
                 )
             )
     return rules
+
+
+def _is_filled(pdfium_c: Any, obj: Any) -> bool:
+    fill = ctypes.c_int()
+    stroke = ctypes.c_int()
+    if not pdfium_c.FPDFPath_GetDrawMode(obj.raw, ctypes.byref(fill), ctypes.byref(stroke)):
+        return False
+    return bool(fill.value) and not stroke.value and pdfium_c.FPDFPath_CountSegments(obj.raw) <= 6
 
 
 def _is_stroked(pdfium_c: Any, obj: Any) -> bool:
@@ -487,7 +502,9 @@ def _paragraph_between(lines: Sequence[Line], x0: float, x1: float, top: float, 
 
 def _running_text(line: Line, width: float) -> bool:
     """Whether a line is running text: many words, mostly words of letters, full width."""
-    if len(line.words) < 8 or line.x1 - line.x0 < 0.7 * width:
+    if line.x1 - line.x0 < 0.7 * width or len(line.words) < 4:
+        return False
+    if len(line.words) < 8 and sum(len(w.text) for w in line.words) < 25:
         return False
     letters = sum(1 for w in line.words if w.text[:1].isalpha() and not any(c.isdigit() for c in w.text))
     return letters >= 0.75 * len(line.words)
@@ -606,27 +623,42 @@ def _grid_cells(
     ys = _merge_positions([(r.top + r.bottom) / 2 for r in horizontals])
     bounds = [min(w.top for w in words) - 1, *ys, max(w.bottom for w in words) + 1]
     bounds = sorted(set(bounds))
-    # Bands of many text rows are rows of their own (rules only around groups of rows).
-    for top, bottom in zip(bounds, bounds[1:]):
-        band = [w for w in words if top < (w.top + w.bottom) / 2 <= bottom]
-        if len(build_rows(band)) > MAX_LINES_PER_CELL:
-            return None
-    grid: dict[tuple[int, int], list[Word]] = {}
+    def column_of(word: Word) -> int:
+        middle = (word.x0 + word.x1) / 2
+        return max(0, min(len(columns) - 2, sum(1 for x in columns[1:-1] if middle > x)))
+
+    def band_of(word: Word) -> int:
+        middle = (word.top + word.bottom) / 2
+        return sum(1 for y in bounds[1:-1] if middle > y)
+
+    # A band's text rows are rows of their own when every row fills the band's columns
+    # (rules around groups of rows) or there are many; else they are cells' lines.
+    bands: dict[int, list[Word]] = {}
     for word in words:
-        middle_x = (word.x0 + word.x1) / 2
-        middle_y = (word.top + word.bottom) / 2
-        column = max(0, min(len(columns) - 2, sum(1 for x in columns[1:-1] if middle_x > x)))
-        row = sum(1 for y in bounds[1:-1] if middle_y > y)
-        # Rows a rule does not separate in this column belong to one spanning cell.
-        while row > 0 and not _rule_across(horizontals, bounds[row], column, columns):
-            row -= 1
-        grid.setdefault((row, column), []).append(word)
-    rows = sorted({row for row, _ in grid})
+        bands.setdefault(band_of(word), []).append(word)
+    sub_row: dict[int, int] = {}
+    for band_words in bands.values():
+        text_rows = build_rows(band_words)
+        used = {column_of(w) for w in band_words}
+        complete = all({column_of(w) for w in row} >= used for row in text_rows)
+        if len(text_rows) > 1 and (complete or len(text_rows) > 2 * MAX_LINES_PER_CELL):
+            for number, row_words in enumerate(text_rows):
+                for word in row_words:
+                    sub_row[id(word)] = number
+    grid: dict[tuple[int, int], dict[int, list[Word]]] = {}
+    for word in words:
+        column = column_of(word)
+        band = start = band_of(word)
+        # Bands a rule does not separate in this column belong to one spanning cell.
+        while band > 0 and not _rule_across(horizontals, bounds[band], column, columns):
+            band -= 1
+        row = (band, sub_row.get(id(word), 0) if band == start else 0)
+        grid.setdefault(row, {}).setdefault(column, []).append(word)
     result: list[list[str]] = []
-    for row in rows:
+    for row in sorted(grid):
         cells = []
         for column in range(len(columns) - 1):
-            cell = sorted(grid.get((row, column), []), key=lambda w: (round(w.top), w.x0))
+            cell = grid[row].get(column, [])
             cells.append(" ".join(w.text for w in build_rows_text(cell)))
         result.append(cells)
     return result
