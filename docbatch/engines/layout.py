@@ -327,7 +327,7 @@ def page_rules(page: Any) -> list[Rule]:
             rules.append(Rule(left, right, y_top, y_bottom))
         elif width <= RULE_THICKNESS and tall >= MIN_RULE_LENGTH:
             rules.append(Rule(left, right, y_top, y_bottom))
-        elif width >= max(100.0, 6 * tall) and MIN_RULE_LENGTH <= tall <= MAX_SHADED_ROW and _is_filled(
+        elif width >= tall and MIN_RULE_LENGTH <= tall <= MAX_SHADED_ROW and _is_filled(
             pdfium_c, obj
         ):
             # A shaded row (a table's header band): its top and bottom edges.
@@ -341,7 +341,21 @@ def page_rules(page: Any) -> list[Rule]:
                     Rule(right, right, y_top, y_bottom),
                 )
             )
-    return rules
+    return _join_collinear(rules)
+
+
+def _join_collinear(rules: list[Rule]) -> list[Rule]:
+    """Horizontal rules drawn in pieces end to end (cell by cell) as one rule."""
+    horizontal = sorted((r for r in rules if r.horizontal), key=lambda r: (round(r.top), r.x0))
+    joined: list[Rule] = []
+    for rule in horizontal:
+        last = joined[-1] if joined else None
+        if last is not None and abs(last.top - rule.top) <= 1 and rule.x0 <= last.x1 + 2:
+            last.x1 = max(last.x1, rule.x1)
+            last.bottom = max(last.bottom, rule.bottom)
+        elif last is None or not (abs(last.top - rule.top) <= 1 and rule.x1 <= last.x1):
+            joined.append(Rule(rule.x0, rule.x1, rule.top, rule.bottom))
+    return joined + [r for r in rules if not r.horizontal]
 
 
 def _is_filled(pdfium_c: Any, obj: Any) -> bool:
@@ -363,8 +377,10 @@ def _is_stroked(pdfium_c: Any, obj: Any) -> bool:
 # ------------------------------------------------------------------ words → lines
 
 
-def build_lines(words: Sequence[Word]) -> list[Line]:
-    """Words grouped into lines: same baseline band, split at gaps wider than a cell gap."""
+def build_lines(words: Sequence[Word], rules: Sequence[Rule] = ()) -> list[Line]:
+    """Words grouped into lines: same baseline band, split at gaps wider than a cell gap
+    and at vertical rules (cell borders)."""
+    verticals = [r for r in rules if not r.horizontal]
     ordered = sorted(words, key=lambda w: (w.top + w.bottom) / 2)
     bands: list[list[Word]] = []
     band_top = band_bottom = 0.0
@@ -388,13 +404,21 @@ def build_lines(words: Sequence[Word]) -> list[Line]:
             limit = CELL_GAP_EM * max(previous.size, word.size, 1.0)
             if len(current) == 1 and _SECTION_NUMBER.match(previous.text) and word.text[:1].isalpha():
                 limit *= 3  # "5.1  Results": a section number and its title, a quad apart
-            if gap > limit or gap < -previous.size:
+            if gap > limit or gap < -previous.size or _ruled_between(verticals, previous, word):
                 lines.append(Line(current))
                 current = [word]
             else:
                 current.append(word)
         lines.append(Line(current))
     return lines
+
+
+def _ruled_between(verticals: Sequence[Rule], left: Word, right: Word) -> bool:
+    middle = (right.top + right.bottom) / 2
+    return any(
+        left.x1 - 1 <= rule.x0 and rule.x1 <= right.x0 + 1 and rule.top <= middle <= rule.bottom
+        for rule in verticals
+    )
 
 
 # ------------------------------------------------------------------ tables
@@ -443,16 +467,17 @@ def _ruled_tables(lines: list[Line], rules: Sequence[Rule], body_size: float) ->
     groups: list[list[Rule]] = []
     for rule in horizontals:
         for group in groups:
-            first = group[0]
-            if abs(rule.x0 - first.x0) <= 3 and abs(rule.x1 - first.x1) <= 3:
-                if not _paragraph_between(lines, first.x0, first.x1, group[-1].bottom, rule.top):
+            x0, x1 = min(r.x0 for r in group), max(r.x1 for r in group)
+            shared = min(x1, rule.x1) - max(x0, rule.x0)
+            if shared >= 0.85 * max(x1 - x0, rule.x1 - rule.x0):
+                if not _paragraph_between(lines, x0, x1, group[-1].bottom, rule.top):
                     group.append(rule)
                     break
         else:
             groups.append([rule])
     tables: list[Table] = []
     for group in groups:
-        x0, x1 = group[0].x0, group[0].x1
+        x0, x1 = min(r.x0 for r in group), max(r.x1 for r in group)
         top, bottom = group[0].top, group[-1].bottom
         if len(group) == 1:
             # One rule: a header rule with aligned rows around it, or a mere separator.
@@ -840,8 +865,8 @@ def layout_page(page: Any, textpage: Any) -> PageLayout:
     if not words:
         return PageLayout("", 0, 0, 0)
     body_size = _weighted_size(words)
-    lines = build_lines(words)
     rules = page_rules(page)
+    lines = build_lines(words, rules)
     tables = find_tables(lines, rules, body_size)
     blocks: list[_Block] = [
         _Block(t.x0, t.x1, t.top, t.bottom, table=t) for t in tables

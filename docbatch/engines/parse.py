@@ -8,7 +8,8 @@ read by Tesseract (``docbatch.engines.ocr``). PDFs are converted page by page
 (``docbatch.engines.pdf``) so that memory stays bounded, progress is reported after each
 page, a failed page can be replaced, and the page parameters of the reference API can be
 honoured. Decks and workbooks (OpenDocument and 97-2003 ones too) are split into one page
-per slide or sheet. Every failure that is the document's fault becomes a ``DocumentError`` whose message a user can read on its own.
+per slide or sheet. Every failure that is the document's fault becomes a
+``DocumentError`` whose message a user can read on its own.
 
 The output is ``{"markdown", "text", "pages": [{"page", "text", "markdown"}],
 "page_count", …}``; the result metadata lists the parameters that were ``applied`` and
@@ -431,9 +432,9 @@ def convert_document(
     source_format = fmt or "unknown"
     if fmt in office.LIBREOFFICE_TARGETS:
         # LibreOffice makes the OOXML twin; from here on it is read as that format.
-        converted = office.convert(path, fmt)
+        twin = io.BytesIO(office.convert(path, fmt))
         fmt = office.LIBREOFFICE_TARGETS[fmt]
-        markdown = _markitdown_convert(io.BytesIO(converted), fmt, file_name or path.name)
+        markdown = _markitdown_convert_or_repair(twin, fmt, file_name or path.name)
     else:
         fmt = _check_container(path, fmt)
         source_format = fmt or "unknown"  # a nameless PDF is known by its header
@@ -443,7 +444,7 @@ def convert_document(
             markdown = _convert_eml(path)
         else:
             with path.open("rb") as stream:
-                markdown = _markitdown_convert(stream, fmt, file_name or path.name)
+                markdown = _markitdown_convert_or_repair(stream, fmt, file_name or path.name)
     if fmt in ("xlsx", "xls"):
         markdown = clear_blank_cells(markdown)
     _require_text(markdown, fmt)
@@ -1011,6 +1012,28 @@ def _markitdown_convert(stream: BinaryIO, fmt: str, file_name: str | None) -> st
     except FileConversionException as exc:
         raise _describe_failure(exc, fmt) from None
     return result.markdown.strip()
+
+
+def _markitdown_convert_or_repair(stream: BinaryIO, fmt: str, file_name: str | None) -> str:
+    """``_markitdown_convert``, retried once on a repaired copy of a .docx/.pptx that fails.
+
+    markitdown fails a whole document over one part it cannot read (an image linked
+    from outside the package, an unclassifiable shape); ``office.repair_package`` drops
+    just that part. When the repair changes nothing or fails too, the first error stands.
+    """
+    try:
+        return _markitdown_convert(stream, fmt, file_name)
+    except DocumentError as failure:
+        if fmt not in office.REPAIRABLE:
+            raise
+        stream.seek(0)
+        repaired = office.repair_package(stream.read(), fmt)
+        if repaired is None:
+            raise
+        try:
+            return _markitdown_convert(io.BytesIO(repaired), fmt, file_name)
+        except DocumentError:
+            raise failure from None
 
 
 def _convert_eml(path: Path) -> str:
