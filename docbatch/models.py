@@ -595,7 +595,7 @@ NON_OUTPUT_PARSE_FIELDS = frozenset(
 )
 
 ENGINE_VERSIONS: dict[JobType, str] = {
-    JobType.PARSE: "parse-1",
+    JobType.PARSE: "parse-2",  # 2: PDFs through docbatch's layout engine (layout-1)
     JobType.CLASSIFY: "classify-1",
     JobType.EXTRACT: "extract-1",
 }

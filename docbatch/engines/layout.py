@@ -27,6 +27,7 @@ under 50 ms for a dense page.
 from __future__ import annotations
 
 import ctypes
+import itertools
 import re
 import statistics
 import unicodedata
@@ -60,6 +61,7 @@ MAX_LINES_PER_CELL = 3
 """A ruled band with more text rows than this holds rows, not one cell's lines."""
 
 _RTL_BIDI = frozenset({"R", "AL"})
+_UNMAPPED_CODES = frozenset({0, 0xFFFD, 0xFFFE, 0xFFFF})
 _NUMBERED_HEADING = re.compile(r"^(?:\d+(?:\.\d+)*\.?|[IVX]+\.|[A-Z]\.|Appendix\s+[A-Z])\s+\S")
 _BOLD_FONT = re.compile(
     # Named weights, and TeX's bold faces: CMBX10, SFBX1000 (cm-super), ptmb8t (Times).
@@ -170,16 +172,48 @@ class PageLayout:
     """One page's layout as markdown, with what it found."""
 
     markdown: str
-    tables: int
-    headings: int
-    words: int
+    tables: int = 0
+    headings: int = 0
+    words: int = 0
+    unmapped: int = 0
+    """Glyphs whose font maps them to no text (no Unicode value, or a control code)."""
+    characters: int = 0
+    """Visible glyphs, mapped or not."""
+
+    @property
+    def mostly_unmapped(self) -> bool:
+        """Whether at least half of the page's glyphs have no text (OCR reads it better)."""
+        return self.unmapped > 0 and self.unmapped * 2 >= self.characters
+
+
+def layout_pdf_page(document: Any, index: int) -> PageLayout:
+    """The layout of page ``index`` of an open PDFium document."""
+    page = document[index]
+    try:
+        textpage = page.get_textpage()
+        try:
+            return layout_page(page, textpage)
+        finally:
+            textpage.close()
+    finally:
+        page.close()
 
 
 # ------------------------------------------------------------------ characters → words
 
 
-def page_words(page: Any, textpage: Any) -> list[Word]:
-    """The words of one page, in PDFium's order (y grows downwards from the page top)."""
+@dataclass(slots=True)
+class _Glyphs:
+    visible: int = 0
+    unmapped: int = 0
+
+
+def page_words(page: Any, textpage: Any, glyphs: _Glyphs | None = None) -> list[Word]:
+    """The words of one page, in PDFium's order (y grows downwards from the page top).
+
+    ``glyphs``, when given, counts the visible glyphs and those without text.
+    """
+    glyphs = glyphs if glyphs is not None else _Glyphs()
     import pypdfium2.raw as pdfium_c
 
     height = page.get_height()
@@ -227,7 +261,12 @@ def page_words(page: Any, textpage: Any) -> list[Word]:
     while index + 1 < count:
         index += 1
         code = pdfium_c.FPDFText_GetUnicode(textpage, index)
-        if code in (0, 0xFFFE, 0xFFFF) or 0xDC00 <= code <= 0xDFFF:
+        if 0xDC00 <= code <= 0xDFFF:
+            continue
+        if code in _UNMAPPED_CODES or (code < 0x20 and code not in (9, 10, 13)):
+            if not pdfium_c.FPDFText_IsGenerated(textpage, index):
+                glyphs.visible += 1
+                glyphs.unmapped += 1
             continue
         if 0xD800 <= code <= 0xDBFF:
             # UTF-16: the low surrogate is the next "character" and shares the box.
@@ -241,6 +280,7 @@ def page_words(page: Any, textpage: Any) -> list[Word]:
             continue
         if not pdfium_c.FPDFText_GetLooseCharBox(textpage, index, rect):
             continue
+        glyphs.visible += 1
         left, right = rect.left, rect.right
         top, bottom = height - rect.top, height - rect.bottom
         # The font size is in text space; the text matrix scales it to the page.
@@ -323,12 +363,14 @@ def page_rules(page: Any) -> list[Rule]:
             continue
         width, tall = right - left, top - bottom
         y_top, y_bottom = height - top, height - bottom
-        if tall <= RULE_THICKNESS and width >= MIN_RULE_LENGTH:
+        if (tall <= RULE_THICKNESS and width >= MIN_RULE_LENGTH) or (
+            width <= RULE_THICKNESS and tall >= MIN_RULE_LENGTH
+        ):
             rules.append(Rule(left, right, y_top, y_bottom))
-        elif width <= RULE_THICKNESS and tall >= MIN_RULE_LENGTH:
-            rules.append(Rule(left, right, y_top, y_bottom))
-        elif width >= tall and MIN_RULE_LENGTH <= tall <= MAX_SHADED_ROW and _is_filled(
-            pdfium_c, obj
+        elif (
+            width >= tall
+            and MIN_RULE_LENGTH <= tall <= MAX_SHADED_ROW
+            and _is_filled(pdfium_c, obj)
         ):
             # A shaded row (a table's header band): its top and bottom edges.
             rules.extend((Rule(left, right, y_top, y_top), Rule(left, right, y_bottom, y_bottom)))
@@ -402,7 +444,11 @@ def build_lines(words: Sequence[Word], rules: Sequence[Rule] = ()) -> list[Line]
             previous = current[-1]
             gap = word.x0 - previous.x1
             limit = CELL_GAP_EM * max(previous.size, word.size, 1.0)
-            if len(current) == 1 and _SECTION_NUMBER.match(previous.text) and word.text[:1].isalpha():
+            if (
+                len(current) == 1
+                and _SECTION_NUMBER.match(previous.text)
+                and word.text[:1].isalpha()
+            ):
                 limit *= 3  # "5.1  Results": a section number and its title, a quad apart
             if gap > limit or gap < -previous.size or _ruled_between(verticals, previous, word):
                 lines.append(Line(current))
@@ -469,10 +515,11 @@ def _ruled_tables(lines: list[Line], rules: Sequence[Rule], body_size: float) ->
         for group in groups:
             x0, x1 = min(r.x0 for r in group), max(r.x1 for r in group)
             shared = min(x1, rule.x1) - max(x0, rule.x0)
-            if shared >= 0.85 * max(x1 - x0, rule.x1 - rule.x0):
-                if not _paragraph_between(lines, x0, x1, group[-1].bottom, rule.top):
-                    group.append(rule)
-                    break
+            if shared >= 0.85 * max(x1 - x0, rule.x1 - rule.x0) and not _paragraph_between(
+                lines, x0, x1, group[-1].bottom, rule.top
+            ):
+                group.append(rule)
+                break
         else:
             groups.append([rule])
     tables: list[Table] = []
@@ -486,13 +533,10 @@ def _ruled_tables(lines: list[Line], rules: Sequence[Rule], body_size: float) ->
         bottom = _extend(lines, x0, x1, bottom, upwards=False, body_size=body_size)
         table = Table(x0, x1, top, bottom)
         members = [line for line in lines if _inside(line, table)]
-        if len(group) == 1 and (len(members) < 3 or not _multi_cell(members, x0, x1)):
+        if len(group) == 1 and (len(members) < 3 or not _multi_cell(members)):
             continue
-        if not members:
-            continue
-        if any(_overlap(table, other) for other in tables):
-            continue
-        tables.append(table)
+        if members and not any(_overlap(table, other) for other in tables):
+            tables.append(table)
     return tables
 
 
@@ -500,13 +544,15 @@ def _overlap(a: Table, b: Table) -> bool:
     return a.x0 < b.x1 and b.x0 < a.x1 and a.top < b.bottom and b.top < a.bottom
 
 
-def _multi_cell(members: Sequence[Line], x0: float, x1: float) -> bool:
-    """Whether the lines look like table rows: several on a band, none a wide paragraph."""
+def _multi_cell(members: Sequence[Line]) -> bool:
+    """Whether the lines look like table rows: at least two bands of several cells."""
     bands = Counter(round((m.top + m.bottom) / 4) for m in members)
     return sum(1 for count in bands.values() if count >= 2) >= 2
 
 
-def _paragraph_between(lines: Sequence[Line], x0: float, x1: float, top: float, bottom: float) -> bool:
+def _paragraph_between(
+    lines: Sequence[Line], x0: float, x1: float, top: float, bottom: float
+) -> bool:
     """Whether a line of running text (one wide run of many words) lies between two rules."""
     between = [
         line
@@ -531,42 +577,41 @@ def _running_text(line: Line, width: float) -> bool:
         return False
     if len(line.words) < 8 and sum(len(w.text) for w in line.words) < 25:
         return False
-    letters = sum(1 for w in line.words if w.text[:1].isalpha() and not any(c.isdigit() for c in w.text))
+    letters = sum(
+        1 for w in line.words if w.text[:1].isalpha() and not any(c.isdigit() for c in w.text)
+    )
     return letters >= 0.75 * len(line.words)
 
 
 def _extend(
     lines: Sequence[Line], x0: float, x1: float, edge: float, *, upwards: bool, body_size: float
 ) -> float:
-    """Grow a table edge over the adjacent rows (a header above the first rule, say)."""
+    """Grow a table edge over the adjacent rows (a header above the first rule, say).
+
+    A row joins while it lies within a line's height of the edge, within the table's
+    width, has at least two cells and no running text.
+    """
     limit = 1.6 * max(body_size, 6.0)
+
+    def distance(line: Line) -> float:
+        return edge - line.bottom if upwards else line.top - edge
+
     while True:
-        candidates = [
+        near = [
             line
             for line in lines
-            if line.x0 >= x0 - 6
-            and line.x1 <= x1 + 6
-            and (edge - line.bottom if upwards else line.top - edge) >= -1
-            and (edge - line.bottom if upwards else line.top - edge) <= limit
+            if line.x0 >= x0 - 6 and line.x1 <= x1 + 6 and -1 <= distance(line) <= limit
         ]
-        if not candidates:
+        if not near:
             return edge
-        band_edge = min(c.top for c in candidates) if upwards else max(c.bottom for c in candidates)
+        band_edge = min(c.top for c in near) if upwards else max(c.bottom for c in near)
+        low, high = (band_edge - 1, edge) if upwards else (edge, band_edge + 1)
         row = [
             c
             for c in lines
-            if (c.top + c.bottom) / 2 >= band_edge - 1 and (c.top + c.bottom) / 2 <= edge
-        ] if upwards else [
-            c
-            for c in lines
-            if (c.top + c.bottom) / 2 <= band_edge + 1 and (c.top + c.bottom) / 2 >= edge
+            if low <= (c.top + c.bottom) / 2 <= high and c.x0 >= x0 - 6 and c.x1 <= x1 + 6
         ]
-        in_row = [c for c in row if c.x0 >= x0 - 6 and c.x1 <= x1 + 6]
-        # A row of the table: several cells, or one short cell (a wrapped header).
-        if len(in_row) < 2 and not (in_row and len(in_row[0].words) <= 3 and upwards is False):
-            if len(in_row) < 2:
-                return edge
-        if any(_running_text(c, x1 - x0) for c in in_row):
+        if len(row) < 2 or any(_running_text(c, x1 - x0) for c in row):
             return edge
         edge = band_edge
 
@@ -615,9 +660,14 @@ def _aligned(previous: Sequence[Line], row: Sequence[Line], body_size: float) ->
         return False
     matches = 0
     for a, b in zip(previous, row, strict=True):
-        if abs(a.x0 - b.x0) <= 3 or abs(a.x1 - b.x1) <= 3 or abs((a.x0 + a.x1) - (b.x0 + b.x1)) <= 6:
+        if (
+            abs(a.x0 - b.x0) <= 3
+            or abs(a.x1 - b.x1) <= 3
+            or abs((a.x0 + a.x1) - (b.x0 + b.x1)) <= 6
+        ):
             matches += 1
     return matches >= len(row) - 0
+
 
 def _grid_cells(
     members: Sequence[Line],
@@ -648,6 +698,7 @@ def _grid_cells(
     ys = _merge_positions([(r.top + r.bottom) / 2 for r in horizontals])
     bounds = [min(w.top for w in words) - 1, *ys, max(w.bottom for w in words) + 1]
     bounds = sorted(set(bounds))
+
     def column_of(word: Word) -> int:
         middle = (word.x0 + word.x1) / 2
         return max(0, min(len(columns) - 2, sum(1 for x in columns[1:-1] if middle > x)))
@@ -697,7 +748,9 @@ def build_rows_text(words: Sequence[Word]) -> list[Word]:
     return ordered
 
 
-def _rule_across(horizontals: Sequence[Rule], y: float, column: int, columns: Sequence[float]) -> bool:
+def _rule_across(
+    horizontals: Sequence[Rule], y: float, column: int, columns: Sequence[float]
+) -> bool:
     middle = (max(columns[column], min(r.x0 for r in horizontals)) + columns[column + 1]) / 2
     left, right = columns[column], columns[column + 1]
     middle = (left + right) / 2 if column not in (0, len(columns) - 2) else middle
@@ -788,7 +841,7 @@ def _free_columns(rows: Sequence[Sequence[Word]], body_size: float) -> list[floa
         splits = 0
         for row in rows:
             clusters = _clusters(row, body_size)
-            for left, right in zip(clusters, clusters[1:]):
+            for left, right in itertools.pairwise(clusters):
                 if left[-1].x1 <= boundary <= right[0].x0:
                     splits += 1
                     break
@@ -861,22 +914,28 @@ def _substantial(blocks: Sequence[_Block]) -> bool:
 
 def layout_page(page: Any, textpage: Any) -> PageLayout:
     """The markdown of one PDF page, with its headings and tables."""
-    words = page_words(page, textpage)
+    glyphs = _Glyphs()
+    words = page_words(page, textpage, glyphs)
     if not words:
-        return PageLayout("", 0, 0, 0)
+        return PageLayout("", unmapped=glyphs.unmapped, characters=glyphs.visible)
     body_size = _weighted_size(words)
     rules = page_rules(page)
     lines = build_lines(words, rules)
     tables = find_tables(lines, rules, body_size)
-    blocks: list[_Block] = [
-        _Block(t.x0, t.x1, t.top, t.bottom, table=t) for t in tables
-    ]
+    blocks: list[_Block] = [_Block(t.x0, t.x1, t.top, t.bottom, table=t) for t in tables]
     for line in lines:
         if not any(_inside(line, t) for t in tables):
             blocks.append(_Block(line.x0, line.x1, line.top, line.bottom, line=line))
     ordered = reading_order(blocks, body_size)
     markdown, headings = _render(ordered, body_size, _heading_sizes(lines, body_size))
-    return PageLayout(markdown, len(tables), headings, len(words))
+    return PageLayout(
+        markdown,
+        tables=len(tables),
+        headings=headings,
+        words=len(words),
+        unmapped=glyphs.unmapped,
+        characters=glyphs.visible,
+    )
 
 
 def _heading_sizes(lines: Sequence[Line], body_size: float) -> list[float]:
@@ -889,7 +948,9 @@ def _heading_sizes(lines: Sequence[Line], body_size: float) -> list[float]:
     return sorted(sizes, reverse=True)
 
 
-def _render(blocks: Sequence[_Block], body_size: float, heading_sizes: Sequence[float]) -> tuple[str, int]:
+def _render(
+    blocks: Sequence[_Block], body_size: float, heading_sizes: Sequence[float]
+) -> tuple[str, int]:
     out: list[str] = []
     paragraph: list[Line] = []
     headings = 0
@@ -961,9 +1022,9 @@ def _heading_level(
         return min(heading_sizes.index(round(size, 1)) + 1, 3)
     # A paragraph of its own, all bold, short and not a sentence: a run-in title.
     bold = all(line.bold for line in lines)
-    if bold and len(lines) <= 2 and len(words) <= 12 and not _SENTENCE_END.search(text):
-        if size >= body_size * 0.95:
-            return min(len(heading_sizes) + 1, 3)
+    short = len(lines) <= 2 and len(words) <= 12 and not _SENTENCE_END.search(text)
+    if bold and short and size >= body_size * 0.95:
+        return min(len(heading_sizes) + 1, 3)
     return 0
 
 
@@ -976,7 +1037,3 @@ def _pipe_table(rows: Sequence[Sequence[str]]) -> str:
         if index == 0:
             lines.append("|" + "|".join(["---"] * width) + "|")
     return "\n".join(lines)
-
-
-def median(values: Sequence[float]) -> float:
-    return statistics.median(values) if values else 0.0

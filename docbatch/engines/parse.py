@@ -40,6 +40,7 @@ from email.message import EmailMessage
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO, Literal
 
+from docbatch.engines import layout as pdf_layout
 from docbatch.engines import ocr as tesseract_ocr
 from docbatch.engines import office
 from docbatch.engines import pdf as pdfium_pages
@@ -59,7 +60,7 @@ if TYPE_CHECKING:
     from markitdown import MarkItDown
     from PIL.Image import Image
 
-ENGINE_NAME = "markitdown"
+ENGINE_NAME = "docbatch"
 MAX_MESSAGE_CHARS = 300
 
 NO_TEXT_LAYER = (
@@ -111,7 +112,7 @@ _REQUIRED_PART = {
 }
 _SPREADSHEETS = frozenset({"xlsx", "xls", "csv"})
 _TEXT_FORMATS = frozenset({"txt", "text", "md", "markdown", "csv", "json"})
-_PLAIN_SOURCES = frozenset({"pdf", "txt", "text", "json", ""} | _IMAGES)
+_PLAIN_SOURCES = frozenset({"txt", "text", "json", ""} | _IMAGES)
 """Formats whose conversion is plain text (markdown only where a converter made a table)."""
 
 _OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
@@ -125,7 +126,6 @@ _NON_OUTPUT_PREFIXES = ("webhook_", "job_timeout_")
 # Settings this engine satisfies by construction: it never uses an LLM, and these values
 # are the defaults it always follows.
 _HONOURED_BY_DESIGN: dict[str, object] = {
-    "fast_mode": True,
     "parse_mode": "parse_page_without_llm",
     "page_error_tolerance": 0,
     "max_pages": 0,
@@ -193,6 +193,9 @@ class ConvertOptions:
     replace_failed_page_mode: FailedPageMode = "raw_text"
     failed_page_prefix: str = DEFAULT_FAILED_PAGE_PREFIX
     failed_page_suffix: str = DEFAULT_FAILED_PAGE_SUFFIX
+    pdf_layout: bool = True
+    """Recover PDF structure (headings, tables, columns); False (``fast_mode``) gives
+    PDFium's plain text of each page."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -353,7 +356,7 @@ def _applicable_parameters(conversion: Conversion, options: ConvertOptions) -> f
         if options.replace_failed_page_mode == "error_message":
             applied |= _FAILED_PAGE_MESSAGE_PARAMETERS
     if conversion.source_format == "pdf":
-        applied.add("skip_diagonal_text")
+        applied |= {"skip_diagonal_text", "fast_mode"}
     if options.ocr == "enabled" and conversion.isolated_pages:
         # Only PDF pages and image files are OCRed (not pictures inside Office files).
         applied |= _OCR_PARAMETERS
@@ -393,6 +396,7 @@ def convert_options(config: Mapping[str, Any]) -> ConvertOptions:
         replace_failed_page_mode=_FAILED_PAGE_MODES[mode],
         failed_page_prefix=DEFAULT_FAILED_PAGE_PREFIX if prefix is None else str(prefix),
         failed_page_suffix=DEFAULT_FAILED_PAGE_SUFFIX if suffix is None else str(suffix),
+        pdf_layout=not config.get("fast_mode"),
     )
 
 
@@ -578,8 +582,11 @@ def not_applied_parameters(config: Mapping[str, Any], applied: frozenset[str]) -
 
 @functools.cache
 def engine_version() -> str:
-    """The installed markitdown version, recorded with every result."""
-    return importlib.metadata.version("markitdown")
+    """The PDF layout rules' version and the installed markitdown's, recorded with every
+    result (``models.ENGINE_VERSIONS`` moves with the layout version, for dedup)."""
+    return (
+        f"layout-{pdf_layout.LAYOUT_VERSION}+markitdown-{importlib.metadata.version('markitdown')}"
+    )
 
 
 def _output_parameters(config: Mapping[str, Any]) -> Iterator[tuple[str, Any]]:
@@ -774,17 +781,23 @@ def _convert_pdf_page(document: Any, run: _PageRun, index: int) -> Page:
         if not probe.has_graphics:
             return Page(index, "", "blank")
         return run.read(index, render)
+    unmapped = False
     try:
-        data = pdfium_pages.single_page_pdf(document, index)
         if options.skip_diagonal_text and probe.diagonal_characters:
+            data = pdfium_pages.single_page_pdf(document, index)
             markdown = _pdf_page_without_diagonal(data)
+            unmapped = _mostly_unmapped(markdown)
+        elif options.pdf_layout:
+            page_layout = pdf_layout.layout_pdf_page(document, index)
+            markdown = page_layout.markdown
+            unmapped = page_layout.mostly_unmapped
         else:
-            markdown = _markitdown_convert(io.BytesIO(data), "pdf", None)
+            markdown = probe.raw_text
     except DocumentError as exc:
         return run.failed(index, str(exc), probe.raw_text)
     except pdfium.PdfiumError as exc:
-        return run.failed(index, f"the page cannot be copied ({exc})", probe.raw_text)
-    if options.ocr == "enabled" and _mostly_unmapped(markdown):
+        return run.failed(index, f"the page cannot be read ({exc})", probe.raw_text)
+    if options.ocr == "enabled" and unmapped:
         languages = run.languages()
         # The page has text of a sort: an OCR failure keeps it rather than failing the page.
         with contextlib.suppress(DocumentError):

@@ -74,7 +74,7 @@ def test_every_corpus_file_converts_or_fails_with_a_readable_message(path: Path)
         assert result.content_type == "application/json"
         assert result.extension == "json"
         assert result.metadata["characters"] == len(document["markdown"])
-        assert result.metadata["engine"] == "markitdown"
+        assert result.metadata["engine"] == "docbatch"
         numbers = [page["page"] for page in document["pages"]]
         assert numbers == sorted(numbers)
         assert numbers[0] >= 1
@@ -199,7 +199,7 @@ def test_pdf_pages_are_joined_by_a_blank_line_by_default() -> None:
     assert output(result)["markdown"] == f"{first}\n\n{second}"
     assert result.metadata["pages"] == 2
     assert result.metadata["pages_parsed"] == 2
-    assert first.startswith("Dense Passage Retrieval for Open-Domain Question Answering")
+    assert first.startswith("## Dense Passage Retrieval for Open-Domain Question Answering")
 
 
 def test_page_separator_carries_the_number_of_the_following_page() -> None:

@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from docbatch.engines import layout
 from docbatch.engines.base import EngineRequest, EngineResult, read_progress
 from docbatch.engines.pages import markdown_to_text, remove_running_lines, tables_to_html
 from docbatch.engines.parse import count_pages, parse_document
@@ -129,21 +130,25 @@ def test_output_tables_as_html_renders_tables_as_html() -> None:
 
 
 def test_hide_headers_drops_the_line_repeated_at_the_top(tmp_path: Path) -> None:
-    pages = [f"ACME Corp annual report\nBody of section {n}\nPage {n} of 4" for n in range(1, 5)]
+    pages = [
+        f"ACME Corp annual report\n\nBody of section {n}\n\nPage {n} of 4" for n in range(1, 5)
+    ]
     result = parse(pdf(tmp_path, pages), hide_headers=True)
     document = json.loads(result.content)
     assert "ACME" not in document["markdown"]
-    assert document["pages"][2]["markdown"] == "Body of section 3\nPage 3 of 4"
+    assert document["pages"][2]["markdown"] == "Body of section 3\n\nPage 3 of 4"
     assert result.metadata["headers_removed"] == 4
     assert "hide_headers" in result.metadata["applied"]
 
 
 def test_hide_footers_drops_page_numbers_that_differ_only_in_digits(tmp_path: Path) -> None:
-    pages = [f"ACME Corp annual report\nBody of section {n}\nPage {n} of 4" for n in range(1, 5)]
+    pages = [
+        f"ACME Corp annual report\n\nBody of section {n}\n\nPage {n} of 4" for n in range(1, 5)
+    ]
     result = parse(pdf(tmp_path, pages), hide_footers=True)
     document = json.loads(result.content)
     assert [page["markdown"] for page in document["pages"]] == [
-        f"ACME Corp annual report\nBody of section {n}" for n in range(1, 5)
+        f"ACME Corp annual report\n\nBody of section {n}" for n in range(1, 5)
     ]
     assert result.metadata["footers_removed"] == 4
 
@@ -183,7 +188,29 @@ def test_skip_diagonal_text_is_not_applied_to_other_formats() -> None:
     assert result.metadata["not_applied"] == ["skip_diagonal_text"]
 
 
-def test_failed_page_fails_the_document_by_default(tmp_path: Path) -> None:
+@pytest.fixture
+def unreadable_pages(monkeypatch: pytest.MonkeyPatch) -> Any:
+    """Make the layout engine fail on the given pages, as on a page it cannot read.
+
+    PDFium reads even the factory's damaged font, so the failure is injected: these
+    tests are about what happens to a failed page, not about what fails one.
+    """
+
+    def install(indices: set[int]) -> None:
+        real = layout.layout_pdf_page
+
+        def failing(document: Any, index: int) -> layout.PageLayout:
+            if index in indices:
+                raise DocumentError("corrupted file: could not read the .pdf page (damaged font)")
+            return real(document, index)
+
+        monkeypatch.setattr(layout, "layout_pdf_page", failing)
+
+    return install
+
+
+def test_failed_page_fails_the_document_by_default(tmp_path: Path, unreadable_pages: Any) -> None:
+    unreadable_pages({1})
     path = pdf(tmp_path, ["First page", "Second page", "Third page"], broken_font_pages={1})
     with pytest.raises(DocumentError) as failure:
         parse(path)
@@ -192,7 +219,10 @@ def test_failed_page_fails_the_document_by_default(tmp_path: Path) -> None:
     assert len(message) <= 300
 
 
-def test_failed_page_within_tolerance_is_replaced_by_its_raw_text(tmp_path: Path) -> None:
+def test_failed_page_within_tolerance_is_replaced_by_its_raw_text(
+    tmp_path: Path, unreadable_pages: Any
+) -> None:
+    unreadable_pages({1})
     path = pdf(tmp_path, ["First page", "Second page", "Third page"], broken_font_pages={1})
     result = parse(path, page_error_tolerance=0.5)
     document = json.loads(result.content)
@@ -205,14 +235,18 @@ def test_failed_page_within_tolerance_is_replaced_by_its_raw_text(tmp_path: Path
     assert result.metadata["applied"] == ["page_error_tolerance"]
 
 
-def test_failed_page_can_be_replaced_by_a_blank_page(tmp_path: Path) -> None:
+def test_failed_page_can_be_replaced_by_a_blank_page(tmp_path: Path, unreadable_pages: Any) -> None:
+    unreadable_pages({1})
     path = pdf(tmp_path, ["First page", "Second page", "Third page"], broken_font_pages={1})
     document = output(path, page_error_tolerance=0.5, replace_failed_page_mode="blank_page")
     assert document["pages"][1]["markdown"] == ""
     assert document["markdown"] == "First page\n\nThird page"
 
 
-def test_failed_page_can_be_replaced_by_its_error_message(tmp_path: Path) -> None:
+def test_failed_page_can_be_replaced_by_its_error_message(
+    tmp_path: Path, unreadable_pages: Any
+) -> None:
+    unreadable_pages({1})
     path = pdf(tmp_path, ["First page", "Second page", "Third page"], broken_font_pages={1})
     result = parse(
         path,
@@ -232,7 +266,10 @@ def test_failed_page_can_be_replaced_by_its_error_message(tmp_path: Path) -> Non
     ]
 
 
-def test_more_failed_pages_than_tolerated_fail_the_document(tmp_path: Path) -> None:
+def test_more_failed_pages_than_tolerated_fail_the_document(
+    tmp_path: Path, unreadable_pages: Any
+) -> None:
+    unreadable_pages({1, 2})
     path = pdf(tmp_path, ["One", "Two", "Three", "Four"], broken_font_pages={1, 2})
     with pytest.raises(DocumentError) as failure:
         parse(path, page_error_tolerance=0.25)
@@ -248,7 +285,10 @@ def test_error_message_prefix_is_not_applied_without_its_mode(tmp_path: Path) ->
     assert result.metadata["not_applied"] == ["replace_failed_page_with_error_message_prefix"]
 
 
-def test_one_page_document_that_fails_keeps_its_own_message(tmp_path: Path) -> None:
+def test_one_page_document_that_fails_keeps_its_own_message(
+    tmp_path: Path, unreadable_pages: Any
+) -> None:
+    unreadable_pages({0})
     with pytest.raises(DocumentError, match=r"^corrupted file: could not read the \.pdf"):
         parse(pdf(tmp_path, ["Lonely page"], broken_font_pages={0}))
 
