@@ -730,14 +730,12 @@ def _grid_cells(
             band -= 1
         row = (band, sub_row.get(id(word), 0) if band == start else 0)
         grid.setdefault(row, {}).setdefault(column, []).append(word)
-    result: list[list[str]] = []
-    for row in sorted(grid):
-        cells = []
-        for column in range(len(columns) - 1):
-            cell = grid[row].get(column, [])
-            cells.append(" ".join(w.text for w in build_rows_text(cell)))
-        result.append(cells)
-    return result
+    used = sorted({column for cells in grid.values() for column in cells})
+    return [[_cell_text(grid[row].get(column, [])) for column in used] for row in sorted(grid)]
+
+
+def _cell_text(words: Sequence[Word]) -> str:
+    return " ".join(w.text for w in build_rows_text(words))
 
 
 def build_rows_text(words: Sequence[Word]) -> list[Word]:
@@ -875,10 +873,22 @@ def reading_order(blocks: list[_Block], body_size: float) -> list[_Block]:
         start = block.x0 if axis == "x" else block.top
         index = sum(1 for gap in gaps if start >= gap[1] - 0.01)
         parts[index].append(block)
+    if axis == "x" and _mostly_rtl(blocks):
+        parts.reverse()  # right-to-left text: the rightmost column is read first
     ordered: list[_Block] = []
     for part in parts:
         ordered.extend(reading_order(part, body_size) if len(part) < len(blocks) else part)
     return ordered
+
+
+def _mostly_rtl(blocks: Sequence[_Block]) -> bool:
+    rtl = total = 0
+    for block in blocks:
+        if block.line is not None:
+            for word in block.line.words:
+                total += len(word.text)
+                rtl += len(word.text) if word.rtl else 0
+    return rtl * 2 > total
 
 
 def _gaps(spans: Sequence[tuple[float, float]], minimum: float) -> list[tuple[float, float]]:
