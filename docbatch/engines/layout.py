@@ -730,8 +730,8 @@ def _grid_cells(
             band -= 1
         row = (band, sub_row.get(id(word), 0) if band == start else 0)
         grid.setdefault(row, {}).setdefault(column, []).append(word)
-    used = sorted({column for cells in grid.values() for column in cells})
-    return [[_cell_text(grid[row].get(column, [])) for column in used] for row in sorted(grid)]
+    kept = sorted({column for cells in grid.values() for column in cells})
+    return [[_cell_text(grid[row].get(column, [])) for column in kept] for row in sorted(grid)]
 
 
 def _cell_text(words: Sequence[Word]) -> str:
