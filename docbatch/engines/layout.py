@@ -52,6 +52,8 @@ MAX_SHADED_ROW = 30.0
 """Filled rectangles at most this tall (points) are shaded table rows; their edges rule."""
 COLUMN_GUTTER_EM = 0.9
 """The narrowest vertical gap between two text columns."""
+TURNED_TEXT = 0.1
+"""Glyphs whose text matrix turns them more than this (sin ÷ cos) are set at an angle."""
 HEADING_SIZE_RATIO = 1.1
 """A paragraph set at least this much larger than the body text is a heading."""
 MAX_HEADING_WORDS = 20
@@ -62,6 +64,7 @@ MAX_LINES_PER_CELL = 3
 
 _RTL_BIDI = frozenset({"R", "AL"})
 _UNMAPPED_CODES = frozenset({0, 0xFFFD, 0xFFFE, 0xFFFF})
+_LINE_END_HYPHEN = 0x02
 _NUMBERED_HEADING = re.compile(r"^(?:\d+(?:\.\d+)*\.?|[IVX]+\.|[A-Z]\.|Appendix\s+[A-Z])\s+\S")
 _BOLD_FONT = re.compile(
     # Named weights, and TeX's bold faces: CMBX10, SFBX1000 (cm-super), ptmb8t (Times).
@@ -206,6 +209,11 @@ def layout_pdf_page(document: Any, index: int) -> PageLayout:
 class _Glyphs:
     visible: int = 0
     unmapped: int = 0
+    turned: list[str] = field(default_factory=list)
+    """The text set at an angle (a margin stamp, a watermark), in stream order."""
+
+    def turned_text(self) -> str:
+        return " ".join("".join(self.turned).split())
 
 
 def page_words(page: Any, textpage: Any, glyphs: _Glyphs | None = None) -> list[Word]:
@@ -263,6 +271,14 @@ def page_words(page: Any, textpage: Any, glyphs: _Glyphs | None = None) -> list[
         code = pdfium_c.FPDFText_GetUnicode(textpage, index)
         if 0xDC00 <= code <= 0xDFFF:
             continue
+        if code == _LINE_END_HYPHEN:
+            # PDFium's mark for a hyphen that breaks a word at the end of a line.
+            if chars:
+                chars.append("-")
+                boxes.append(boxes[-1])
+                sizes.append(sizes[-1])
+            flush()
+            continue
         if code in _UNMAPPED_CODES or (code < 0x20 and code not in (9, 10, 13)):
             if not pdfium_c.FPDFText_IsGenerated(textpage, index):
                 glyphs.visible += 1
@@ -277,6 +293,8 @@ def page_words(page: Any, textpage: Any, glyphs: _Glyphs | None = None) -> list[
         ch = chr(code)
         if ch.isspace() or code == 0xA0 or unicodedata.category(ch) in ("Cc", "Cf"):
             flush()
+            if glyphs.turned and glyphs.turned[-1] != " ":
+                glyphs.turned.append(" ")
             continue
         if not pdfium_c.FPDFText_GetLooseCharBox(textpage, index, rect):
             continue
@@ -287,6 +305,13 @@ def page_words(page: Any, textpage: Any, glyphs: _Glyphs | None = None) -> list[
         size = pdfium_c.FPDFText_GetFontSize(textpage, index)
         if pdfium_c.FPDFText_GetMatrix(textpage, index, matrix):
             size *= abs(matrix.a * matrix.d - matrix.b * matrix.c) ** 0.5
+            if abs(matrix.b) > TURNED_TEXT * abs(matrix.a) or abs(matrix.c) > TURNED_TEXT * abs(
+                matrix.d
+            ):
+                # Text at an angle is read on its own, never mixed into the lines.
+                flush()
+                glyphs.turned.append(ch)
+                continue
         if size <= 0:
             size = bottom - top
         if chars:
@@ -856,23 +881,20 @@ def reading_order(blocks: list[_Block], body_size: float) -> list[_Block]:
     if len(blocks) <= 1:
         return blocks
     gutter = COLUMN_GUTTER_EM * max(body_size, 6.0)
-    horizontal = _gaps([(b.top, b.bottom) for b in blocks], 0.0)
     vertical = [g for g in _gaps([(b.x0, b.x1) for b in blocks], gutter) if _columns_ok(blocks, g)]
-    wide_horizontal = [g for g in horizontal if g[1] - g[0] >= 1.2 * body_size]
-    if wide_horizontal and not vertical:
-        cut = ("y", horizontal)
-    elif vertical:
-        cut = ("x", vertical)
+    horizontal = _gaps([(b.top, b.bottom) for b in blocks], 0.0)
+    # One cut per level, the widest: columns first, else the widest band of space. Cutting
+    # at every horizontal gap would slice two columns whose lines share baselines.
+    if vertical:
+        axis, gap = "x", max(vertical, key=lambda g: g[1] - g[0])
     elif horizontal:
-        cut = ("y", horizontal)
+        axis, gap = "y", max(horizontal, key=lambda g: g[1] - g[0])
     else:
         return sorted(blocks, key=lambda b: (b.top, b.x0))
-    axis, gaps = cut
-    parts: list[list[_Block]] = [[] for _ in range(len(gaps) + 1)]
+    parts: list[list[_Block]] = [[], []]
     for block in blocks:
         start = block.x0 if axis == "x" else block.top
-        index = sum(1 for gap in gaps if start >= gap[1] - 0.01)
-        parts[index].append(block)
+        parts[start >= gap[1] - 0.01].append(block)
     if axis == "x" and _mostly_rtl(blocks):
         parts.reverse()  # right-to-left text: the rightmost column is read first
     ordered: list[_Block] = []
@@ -927,7 +949,7 @@ def layout_page(page: Any, textpage: Any) -> PageLayout:
     glyphs = _Glyphs()
     words = page_words(page, textpage, glyphs)
     if not words:
-        return PageLayout("", unmapped=glyphs.unmapped, characters=glyphs.visible)
+        return PageLayout(glyphs.turned_text(), unmapped=glyphs.unmapped, characters=glyphs.visible)
     body_size = _weighted_size(words)
     rules = page_rules(page)
     lines = build_lines(words, rules)
@@ -938,6 +960,8 @@ def layout_page(page: Any, textpage: Any) -> PageLayout:
             blocks.append(_Block(line.x0, line.x1, line.top, line.bottom, line=line))
     ordered = reading_order(blocks, body_size)
     markdown, headings = _render(ordered, body_size, _heading_sizes(lines, body_size))
+    if turned := glyphs.turned_text():
+        markdown = f"{markdown}\n\n{turned}" if markdown else turned
     return PageLayout(
         markdown,
         tables=len(tables),
