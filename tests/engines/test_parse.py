@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from docbatch.engines import office
 from docbatch.engines.base import EngineRequest, EngineResult
 from docbatch.engines.parse import (
     NO_TEXT_LAYER,
@@ -27,13 +28,15 @@ CORPUS_FILES = sorted(CORPUS.iterdir()) if CORPUS.is_dir() else []
 # What the corpus cannot yield, and the start of the message each file must fail with.
 # example.jpg is a photograph of a flower: OCR rightly finds no text in it.
 EXPECTED_FAILURES = {
-    "fake.doc": "unsupported format .doc: legacy Word 97-2003 documents are not supported",
-    "fake.odt": "unsupported format .odt",
-    "fake-doc.rtf": "unsupported format .rtf",
     "example.jpg": "no extractable text: OCR found no text in the .jpg image",
     "fake-text-all-whitespace.txt": "empty document: the file contains only whitespace",
     "empty.xlsx": "empty document: the spreadsheet has no cell values",
 }
+if not office.installed():
+    # The legacy and OpenDocument files are read through LibreOffice.
+    EXPECTED_FAILURES.update(
+        dict.fromkeys(("fake.doc", "fake.odt", "fake-doc.rtf"), "LibreOffice is not installed")
+    )
 
 
 def parse(path: Path, file_name: str | None = None, **config: Any) -> EngineResult:
@@ -89,9 +92,19 @@ def test_every_corpus_file_converts_or_fails_with_a_readable_message(path: Path)
         assert "Traceback" not in message
 
 
-def test_legacy_word_document_is_an_unsupported_format_with_advice() -> None:
-    with pytest.raises(UnsupportedFormatError, match=r"convert to \.docx$"):
-        parse(CORPUS / "fake.doc")
+def test_outlook_message_is_an_unsupported_format_with_advice() -> None:
+    with pytest.raises(UnsupportedFormatError, match=r"save the message as \.eml$"):
+        parse(CORPUS / "fake.doc", "message.msg")
+
+
+@pytest.mark.skipif(not office.installed(), reason="LibreOffice (soffice) not installed")
+def test_legacy_files_are_read_through_libreoffice() -> None:
+    assert markdown(CORPUS / "fake.doc") == "Lorem ipsum dolor sit amet."
+    assert "| Color | Blue | Red | Green |" in markdown(CORPUS / "fake.odt")
+    rtf = parse(CORPUS / "fake-doc.rtf")
+    assert "| Row 1, Cell 1 | Row 1, Cell 2 |" in output(rtf)["markdown"]
+    assert "\\rtf" not in output(rtf)["markdown"]
+    assert rtf.metadata["source_format"] == "rtf"
 
 
 def test_scanned_pdf_has_no_extractable_text_when_ocr_is_disabled() -> None:
@@ -199,7 +212,7 @@ def test_pdf_pages_are_joined_by_a_blank_line_by_default() -> None:
     assert output(result)["markdown"] == f"{first}\n\n{second}"
     assert result.metadata["pages"] == 2
     assert result.metadata["pages_parsed"] == 2
-    assert first.startswith("## Dense Passage Retrieval for Open-Domain Question Answering")
+    assert first.startswith("# Dense Passage Retrieval for Open-Domain Question Answering")
 
 
 def test_page_separator_carries_the_number_of_the_following_page() -> None:
