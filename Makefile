@@ -16,7 +16,7 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP) ## create the virtualenv and install docbatch with its dev tools
 
-system-deps: ## Tesseract OCR + language packs, Chromium for the Web UI test (Debian, as root)
+system-deps: ## Tesseract OCR + language packs, headless LibreOffice, Chromium for the Web UI test (Debian, as root)
 	bash scripts/install-system-deps.sh
 
 # Where `make run` writes each sample's output (NAME.md) and the manifest _docbatch.jsonl.

@@ -50,7 +50,7 @@ def test_run_embedded_processes_the_samples_and_prints_the_final_status(tmp_path
     assert status["progress_percentage"] == 100
     samples = [p for p in SAMPLES.iterdir() if p.is_file() and not p.name.startswith(".")]
     assert job["total_items"] == len(samples)
-    assert job["failed_items"] == 1  # the legacy .doc
+    assert job["failed_items"] == 1  # the empty workbook
     assert job["processed_items"] == len(samples)
     # The embedded dev server kept its state in a persistent database file.
     assert (tmp_path / "temporal.db").exists()
@@ -58,8 +58,8 @@ def test_run_embedded_processes_the_samples_and_prints_the_final_status(tmp_path
     items = _starter("items", job["id"], "--status", "failed", "--json", data_dir=tmp_path)
     assert items.returncode == 0, items.stderr
     failed = json.loads(items.stdout)["items"]
-    assert [i["item_name"] for i in failed] == ["fake.doc"]
-    assert "unsupported format .doc" in failed[0]["error_message"]
+    assert [i["item_name"] for i in failed] == ["empty.xlsx"]
+    assert "empty document" in failed[0]["error_message"]
 
     listed = _starter("list", "--json", data_dir=tmp_path)
     assert [j["id"] for j in json.loads(listed.stdout)["items"]] == [job["id"]]
@@ -71,8 +71,8 @@ def test_human_summary_lists_failed_files(tmp_path: Path) -> None:
 
     assert result.returncode == 0, result.stderr
     assert "completed" in result.stdout
-    assert "fake.doc" in result.stdout
-    assert "unsupported format .doc" in result.stdout
+    assert "empty.xlsx" in result.stdout
+    assert "empty document" in result.stdout
 
 
 def test_invalid_config_is_a_cli_error_naming_the_field(tmp_path: Path) -> None:
@@ -121,7 +121,7 @@ def test_idempotency_key_and_retry_from_the_cli(tmp_path: Path) -> None:
     retry = _starter("retry", job_id, "--embedded", "--json", data_dir=tmp_path)
     status = json.loads(retry.stdout)["job"]
     assert status["retry_of"] == job_id
-    assert status["total_items"] == 1  # only fake.doc had failed
+    assert status["total_items"] == 1  # only empty.xlsx had failed
     assert retry.returncode == 1  # ... and fails again: the job ends failed
 
 

@@ -34,10 +34,10 @@ NESTED = {
     "reports/2024/q1/simple-table.md": "simple-table.md",
     "web/fake-html.html": "fake-html.html",
     "data/simple.json": "simple.json",
-    "legacy/fake.doc": "fake.doc",
+    "legacy/empty.xlsx": "empty.xlsx",
 }
-"""A copy of part of the corpus in nested folders; ``fake.doc`` fails on purpose."""
-FAILING = "legacy/fake.doc"
+"""A copy of part of the corpus in nested folders; ``empty.xlsx`` fails on purpose."""
+FAILING = "legacy/empty.xlsx"
 CLASSIFY_CONFIG = {
     "rules": [
         {"type": "invoice", "description": "A bill requesting payment with line items, "
@@ -101,7 +101,7 @@ async def test_export_writes_each_output_at_its_path_and_a_line_per_item(
         if line["name"] == FAILING:
             assert line["status"] == "failed"
             assert line["output"] is None
-            assert "unsupported format .doc" in line["error_message"]
+            assert "empty document" in line["error_message"]
             continue
         assert line["status"] == "completed"
         assert line["output"] == f"{line['name']}.md"

@@ -1,7 +1,7 @@
 """The Temporal Web UI as users see it: a batch found by its search attributes.
 
 The embedded stack runs as ``starter.py run --embedded`` runs it (dev server with the UI,
-in-process worker); one batch over ``samples/`` (where ``fake.doc`` fails) is looked at in
+in-process worker); one batch over ``samples/`` (where ``empty.xlsx`` fails) is looked at in
 headless Chromium. Screenshots land in each test's ``tmp_path`` and in
 ``test-output/web-ui/``.
 """
@@ -107,7 +107,7 @@ async def finished_batch(tmp_path_factory: pytest.TempPathFactory) -> AsyncItera
                 ended = await store.get_job(job.id)
                 assert ended.status == JobStatus.COMPLETED.value, ended.status
                 failed = await store.item_ids_with_status(job.id, ItemStatus.FAILED)
-                assert len(failed) == 1, f"expected only fake.doc to fail, got {failed}"
+                assert len(failed) == 1, f"expected only empty.xlsx to fail, got {failed}"
                 yield FinishedBatch(
                     ui=f"http://127.0.0.1:{settings.dev_ui_port}",
                     namespace=client.namespace,
@@ -189,14 +189,14 @@ async def test_failed_item_history_names_its_file(
     url = f"{finished_batch.ui}/namespaces/{finished_batch.namespace}/workflows/{failed_id}"
     await page.goto(url, wait_until="domcontentloaded")
     await page.get_by_role("tab", name="Event History").click()
-    workflow_summary = page.get_by_text("parse fake.doc", exact=True)
-    # "fake.doc", or "fake.doc (quick attempt)" for the local activity of the quick path.
-    activity_summary = page.get_by_text(re.compile(r"^fake\.doc\b"))
+    workflow_summary = page.get_by_text("parse empty.xlsx", exact=True)
+    # "empty.xlsx", or "empty.xlsx (quick attempt)" for the local activity of the quick path.
+    activity_summary = page.get_by_text(re.compile(r"^empty\.xlsx\b"))
     shown = await is_visible_within(workflow_summary, VISIBILITY_TIMEOUT_SECONDS)
     shown_activity = shown and await is_visible_within(activity_summary, 5)
     shot = await save_screenshot(page, tmp_path, "failed-item-history")
-    assert shown, f"the item's start event has no summary 'parse fake.doc' (see {shot})"
-    assert shown_activity, f"no activity summary names fake.doc (see {shot})"
+    assert shown, f"the item's start event has no summary 'parse empty.xlsx' (see {shot})"
+    assert shown_activity, f"no activity summary names empty.xlsx (see {shot})"
 
 
 # ------------------------------------------------------ job control from the UI

@@ -14,7 +14,7 @@ async def _directory_with_a_bad_file(api: Api) -> str:
     directory = await api.client.beta.directories.create(name="ops")
     files = api.client.beta.directories.files
     await files.upload(directory.id, upload_file=("ok.txt", b"A perfectly fine document."))
-    await files.upload(directory.id, upload_file=("legacy.doc", (CORPUS / "fake.doc").read_bytes()))
+    await files.upload(directory.id, upload_file=("mail.msg", (CORPUS / "fake.doc").read_bytes()))
     return directory.id
 
 
@@ -62,4 +62,4 @@ async def test_retry_endpoint_starts_a_linked_job_over_failed_items(api: Api) ->
         )
         assert other.status_code == 404
     items = [i async for i in api.client.beta.batch.job_items.list(retry["id"])]
-    assert [i.item_name for i in items] == ["legacy.doc"]
+    assert [i.item_name for i in items] == ["mail.msg"]

@@ -60,7 +60,7 @@ async def test_a_line_per_item_with_its_status_and_inline_output(api: Api, tmp_p
         assert line["parameters_hash"] == job.parameters_hash
         if item.item_name == FAILING:
             assert line["status"] == "failed"
-            assert "unsupported format .doc" in line["error_message"]
+            assert "empty document" in line["error_message"]
             assert line["content"] is None and line["output_s3_path"] is None
             continue
         assert item.result_id is not None

@@ -264,5 +264,5 @@ def test_corrupt_documents_fail_before_calling_the_service(llm: FakeLLM, tmp_pat
     with pytest.raises(DocumentError, match="encrypted PDF"):
         classify(locked, llm)
     with pytest.raises(DocumentError, match="unsupported format"):
-        classify(CORPUS / "fake.doc", llm)
+        classify(CORPUS / "fake.doc", llm, "message.msg")
     assert llm.requests == []

@@ -59,14 +59,14 @@ def test_engines_run_in_a_spawned_process_pool() -> None:
         },
     )
     failing_request = EngineRequest(
-        path=str(CORPUS / "fake.doc"), file_name="fake.doc", job_type="parse"
+        path=str(CORPUS / "fake.doc"), file_name="message.msg", job_type="parse"
     )
     context = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(max_workers=1, mp_context=context) as pool:
         parsed = pool.submit(run_engine, parse_request).result(timeout=120)
         classified = pool.submit(run_engine, classify_request).result(timeout=120)
         failed = pool.submit(run_engine, failing_request)
-        with pytest.raises(DocumentError, match=r"^unsupported format \.doc"):
+        with pytest.raises(DocumentError, match=r"^unsupported format \.msg"):
             failed.result(timeout=120)
     assert json.loads(parsed.content)["markdown"].startswith("This is a test document")
     assert classified.metadata["type"] == "paper"

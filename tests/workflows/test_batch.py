@@ -54,8 +54,8 @@ async def test_corpus_parse_batch_completes_and_fails_only_bad_files(stack: Stac
     assert job.processed_items == job.failed_items + len(by_status[ItemStatus.COMPLETED])
 
     failed = {i.item_name: i.error_message or "" for i in by_status[ItemStatus.FAILED]}
-    assert "fake.doc" in failed
-    assert "unsupported format" in failed["fake.doc"]
+    assert "empty.xlsx" in failed
+    assert "empty document" in failed["empty.xlsx"]
     for name, message in failed.items():
         assert message, f"{name} failed without a message"
         assert "Traceback" not in message and len(message) <= 1000, name
@@ -319,14 +319,14 @@ async def test_a_failing_document_does_not_stop_the_batch(stack: Stack, tmp_path
     folder = tmp_path / "docs"
     write_text_files(folder, 3)
     (folder / "broken.docx").write_bytes(b"PK\x03\x04 this is not really a zip archive")
-    shutil.copy(CORPUS / "fake.doc", folder / "legacy.doc")
+    shutil.copy(CORPUS / "fake.doc", folder / "mail.msg")
 
     status = await run_folder_job(stack, folder)
 
     assert status.job.status == JobStatus.COMPLETED
     items = {i.item_name: i for i in await _all_items(stack, status.job.id)}
     assert items["broken.docx"].status == ItemStatus.FAILED
-    assert items["legacy.doc"].status == ItemStatus.FAILED
-    assert "unsupported format .doc" in (items["legacy.doc"].error_message or "")
+    assert items["mail.msg"].status == ItemStatus.FAILED
+    assert "unsupported format .msg" in (items["mail.msg"].error_message or "")
     assert status.job.failed_items == 2
     assert status.job.processed_items == 5

@@ -59,7 +59,7 @@ async def test_retry_runs_only_the_failed_items_in_a_linked_job(
 ) -> None:
     folder = tmp_path / "docs"
     write_text_files(folder, 3)
-    shutil.copy(CORPUS / "fake.doc", folder / "legacy.doc")
+    shutil.copy(CORPUS / "fake.doc", folder / "mail.msg")
     (folder / "broken.docx").write_bytes(b"PK\x03\x04 not a real archive")
     body = {"job_config": {}, "directory_id": await _directory(stack, folder)}
     original = await _create(stack, body, None)
@@ -75,7 +75,7 @@ async def test_retry_runs_only_the_failed_items_in_a_linked_job(
     assert retried.job.retry_of == original.id
     assert retried.job.total_items == 2
     items, _ = await service.list_items(stack.store, retry.id)
-    assert {i.item_name for i in items} == {"legacy.doc", "broken.docx"}
+    assert {i.item_name for i in items} == {"mail.msg", "broken.docx"}
     assert {i.status for i in items} == {ItemStatus.FAILED}
     assert retried.job.status == JobStatus.FAILED
 

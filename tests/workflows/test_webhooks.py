@@ -142,10 +142,10 @@ async def test_a_receiver_that_comes_back_gets_every_event(
 async def test_partial_success_and_error_events(make_stack: StackFactory, tmp_path: Path) -> None:
     mixed = tmp_path / "mixed"
     write_text_files(mixed, 1)
-    shutil.copy(CORPUS / "fake.doc", mixed / "legacy.doc")
+    shutil.copy(CORPUS / "fake.doc", mixed / "mail.msg")
     broken = tmp_path / "broken"
     broken.mkdir()
-    shutil.copy(CORPUS / "fake.doc", broken / "legacy.doc")
+    shutil.copy(CORPUS / "fake.doc", broken / "mail.msg")
     async with receiving() as (receiver, url), make_stack(**_settings()) as stack:
         events = ["parse.success", "parse.partial_success", "parse.error"]
         hook = {"webhook_configurations": [{"webhook_url": f"{url}/h", "webhook_events": events}]}
