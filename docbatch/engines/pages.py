@@ -21,6 +21,9 @@ RUNNING_LINE_SHARE = 0.6
 """A line is a running header/footer when it is at the same end of this share of pages."""
 
 _SLIDE_MARKER = re.compile(r"^<!-- Slide number: (\d+) -->$", re.MULTILINE)
+_SLIDE_NOTES = re.compile(
+    r"^### Notes:\n.*?(?=^<!-- Slide number: \d+ -->$|\Z)", re.MULTILINE | re.DOTALL
+)
 _SHEET_HEADING = re.compile(r"^## ", re.MULTILINE)
 _TABLE_ROW = re.compile(r"^\s*\|.*\|\s*$")
 _SEPARATOR_CELL = re.compile(r"^\s*:?-*:?\s*$")
@@ -75,6 +78,15 @@ def split_sheets(markdown: str) -> list[str] | None:
     if not starts:
         return None
     return _split_at(markdown, starts)
+
+
+def drop_slide_notes(markdown: str) -> str:
+    """A deck's markdown without the speaker notes markitdown appends to each slide.
+
+    The notes (``### Notes:`` to the next slide) are the presenter's, not the slide's
+    content; like layout-aware parsers, docbatch gives what the slides show.
+    """
+    return _SLIDE_NOTES.sub("", markdown).strip()
 
 
 def clear_blank_cells(markdown: str) -> str:

@@ -47,6 +47,7 @@ from docbatch.engines import pdf as pdfium_pages
 from docbatch.engines.base import EngineRequest, EngineResult, report_progress
 from docbatch.engines.pages import (
     clear_blank_cells,
+    drop_slide_notes,
     markdown_to_text,
     remove_running_lines,
     split_sheets,
@@ -451,6 +452,8 @@ def convert_document(
                 markdown = _markitdown_convert_or_repair(stream, fmt, file_name or path.name)
     if fmt in ("xlsx", "xls"):
         markdown = clear_blank_cells(markdown)
+    elif fmt == "pptx":
+        markdown = drop_slide_notes(markdown)
     _require_text(markdown, fmt)
     split = _split_pages(markdown, fmt)
     if split is None:
