@@ -689,6 +689,5 @@ def test_unrepairable_deck_keeps_its_first_error(tmp_path: Path) -> None:
 def test_quality_documents_read_close_to_their_reference(path: Path) -> None:
     result = parse(path)
     reference = path.with_name(path.name + ".md").read_text()
-    # 0.87 for the .odp: its speaker notes are read, its reference leaves them out.
     assert word_f1(output(result)["markdown"], reference) >= 0.9
     assert result.metadata["source_format"] == path.suffix.lstrip(".")
