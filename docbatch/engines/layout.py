@@ -48,6 +48,8 @@ CELL_GAP_EM = 0.9
 RULE_THICKNESS = 2.0
 """Paths at most this thick (points) are ruling lines."""
 MIN_RULE_LENGTH = 8.0
+MAX_PATHS = 5000
+"""Paths looked at per page for rules; a drawing with more is not a page of tables."""
 MAX_SHADED_ROW = 30.0
 """Filled rectangles at most this tall (points) are shaded table rows; their edges rule."""
 COLUMN_GUTTER_EM = 0.9
@@ -381,7 +383,8 @@ def page_rules(page: Any) -> list[Rule]:
 
     height = page.get_height()
     rules: list[Rule] = []
-    for obj in page.get_objects(filter=[pdfium_c.FPDF_PAGEOBJ_PATH], max_depth=4):
+    paths = page.get_objects(filter=[pdfium_c.FPDF_PAGEOBJ_PATH], max_depth=4)
+    for obj in itertools.islice(paths, MAX_PATHS):
         try:
             left, bottom, right, top = obj.get_bounds()
         except Exception:  # a path without bounds draws nothing we can use
@@ -392,14 +395,14 @@ def page_rules(page: Any) -> list[Rule]:
             width <= RULE_THICKNESS and tall >= MIN_RULE_LENGTH
         ):
             rules.append(Rule(left, right, y_top, y_bottom))
-        elif (
-            width >= tall
-            and MIN_RULE_LENGTH <= tall <= MAX_SHADED_ROW
-            and _is_filled(pdfium_c, obj)
-        ):
+            continue
+        if width < MIN_RULE_LENGTH or tall < MIN_RULE_LENGTH:
+            continue
+        filled, stroked = _box_mode(pdfium_c, obj)
+        if filled and not stroked and width >= tall and tall <= MAX_SHADED_ROW:
             # A shaded row (a table's header band): its top and bottom edges.
             rules.extend((Rule(left, right, y_top, y_top), Rule(left, right, y_bottom, y_bottom)))
-        elif width >= MIN_RULE_LENGTH and tall >= MIN_RULE_LENGTH and _is_stroked(pdfium_c, obj):
+        elif stroked:
             rules.extend(
                 (
                     Rule(left, right, y_top, y_top),
@@ -425,20 +428,15 @@ def _join_collinear(rules: list[Rule]) -> list[Rule]:
     return joined + [r for r in rules if not r.horizontal]
 
 
-def _is_filled(pdfium_c: Any, obj: Any) -> bool:
+def _box_mode(pdfium_c: Any, obj: Any) -> tuple[bool, bool]:
+    """Whether a path of at most a rectangle's segments is filled, and whether stroked."""
     fill = ctypes.c_int()
     stroke = ctypes.c_int()
-    if not pdfium_c.FPDFPath_GetDrawMode(obj.raw, ctypes.byref(fill), ctypes.byref(stroke)):
-        return False
-    return bool(fill.value) and not stroke.value and pdfium_c.FPDFPath_CountSegments(obj.raw) <= 6
-
-
-def _is_stroked(pdfium_c: Any, obj: Any) -> bool:
-    fill = ctypes.c_int()
-    stroke = ctypes.c_int()
-    if not pdfium_c.FPDFPath_GetDrawMode(obj.raw, ctypes.byref(fill), ctypes.byref(stroke)):
-        return False
-    return bool(stroke.value) and pdfium_c.FPDFPath_CountSegments(obj.raw) <= 6
+    if pdfium_c.FPDFPath_CountSegments(obj.raw) > 6 or not pdfium_c.FPDFPath_GetDrawMode(
+        obj.raw, ctypes.byref(fill), ctypes.byref(stroke)
+    ):
+        return False, False
+    return bool(fill.value), bool(stroke.value)
 
 
 # ------------------------------------------------------------------ words → lines
