@@ -57,6 +57,14 @@ COLUMN_GUTTER_EM = 0.9
 TURNED_TEXT = 0.1
 """Glyphs whose text matrix turns them more than this (sin ÷ cos) are set at an angle."""
 HEADING_SIZE_RATIO = 1.1
+SCAN_HEADING_SIZE_RATIO = 1.35
+"""On scans sizes are measured from pixels, so a heading must stand out more."""
+SCAN_RULE_INCHES = 0.3
+SCAN_RULE_THICKNESS_INCHES = 0.03
+SCAN_DEFAULT_DPI = 300
+"""Assumed for an image that does not declare its resolution."""
+SCAN_LINE_TO_SIZE = 1.2
+"""A text line's height (ascender to descender) per point of font size."""
 """A paragraph set at least this much larger than the body text is a heading."""
 MAX_HEADING_WORDS = 20
 EMPTY_BETWEEN_TABLES_EM = 2.5
@@ -437,6 +445,98 @@ def _box_mode(pdfium_c: Any, obj: Any) -> tuple[bool, bool]:
     ):
         return False, False
     return bool(fill.value), bool(stroke.value)
+
+
+# ------------------------------------------------------------------ scanned pages
+
+
+def scan_rules(image: Any, dpi: int) -> list[Rule]:
+    """The ruling lines of a scanned page: long, thin runs of dark pixels, in points."""
+    import numpy as np
+
+    dark = np.asarray(image.convert("L")) < 128
+    scale = 72.0 / dpi
+    length = max(int(SCAN_RULE_INCHES * dpi), 8)
+    thickness = max(int(SCAN_RULE_THICKNESS_INCHES * dpi), 2)
+    rules = [
+        Rule(x0 * scale, x1 * scale, y0 * scale, y1 * scale)
+        for x0, x1, y0, y1 in _pixel_runs(np, dark, length, thickness)
+    ]
+    rules += [
+        Rule(x0 * scale, x1 * scale, y0 * scale, y1 * scale)
+        for y0, y1, x0, x1 in _pixel_runs(np, dark.T, length, thickness)
+    ]
+    return _join_collinear(rules)
+
+
+def _pixel_runs(np: Any, dark: Any, length: int, thickness: int) -> list[tuple[int, int, int, int]]:
+    """Runs of at least ``length`` dark pixels along rows, stacked rows merged: (x0, x1,
+    y0, y1) of those at most ``thickness`` rows thick."""
+    candidates = np.flatnonzero(np.count_nonzero(dark, axis=1) >= length)
+    open_runs: list[list[int]] = []  # x0, x1, y0, y1
+    done: list[list[int]] = []
+    for y in candidates:
+        row = np.concatenate(([0], dark[y].view(np.uint8), [0]))
+        edges = np.flatnonzero(np.diff(row))
+        runs = [(int(a), int(b)) for a, b in zip(edges[::2], edges[1::2], strict=True)]
+        still_open = []
+        for x0, x1 in (run for run in runs if run[1] - run[0] >= length):
+            for run in open_runs:
+                if run[3] == y - 1 and abs(run[0] - x0) <= 3 and abs(run[1] - x1) <= 3:
+                    run[3] = int(y)
+                    still_open.append(run)
+                    break
+            else:
+                still_open.append([x0, x1, int(y), int(y)])
+        done.extend(run for run in open_runs if run not in still_open)
+        open_runs = still_open
+    done.extend(open_runs)
+    return [(x0, x1, y0, y1 + 1) for x0, x1, y0, y1 in done if y1 - y0 + 1 <= thickness]
+
+
+def scan_words(words: Iterable[Any], dpi: int) -> list[Word]:
+    """OCR words (``ocr.OcrWord``: pixel boxes, line heights) as layout words in points.
+
+    A word's size is its line's height, rounded to whole points: OCR boxes vary with
+    ascenders and descenders, so sizes only count when they differ clearly.
+    """
+    scale = 72.0 / dpi
+    out: list[Word] = []
+    for word in words:
+        text = unicodedata.normalize("NFKC", word.text)
+        # A table's vertical rules come out of OCR as "|" glued to the cells' words:
+        # split there, each piece with its share of the box, and drop the bars.
+        start = 0
+        for piece in re.split(r"(\|+)", text):
+            end = start + len(piece)
+            if piece.strip() and not piece.startswith("|"):
+                left = word.left + word.width * start / len(text)
+                right = word.left + word.width * end / len(text)
+                out.append(
+                    Word(
+                        text=piece.strip(),
+                        x0=left * scale,
+                        x1=right * scale,
+                        top=word.top * scale,
+                        bottom=(word.top + word.height) * scale,
+                        size=float(round(word.line_height * scale / SCAN_LINE_TO_SIZE)),
+                        bold=False,
+                        rtl=any(unicodedata.bidirectional(ch) in _RTL_BIDI for ch in piece),
+                        order=len(out),
+                    )
+                )
+            start = end
+    return out
+
+
+def layout_scan(words: Iterable[Any], image: Any, dpi: int | None) -> PageLayout:
+    """The markdown of a scanned page from its OCR words and the rules drawn on it."""
+    resolution = dpi or SCAN_DEFAULT_DPI
+    return layout_words(
+        scan_words(words, resolution),
+        scan_rules(image, resolution),
+        heading_ratio=SCAN_HEADING_SIZE_RATIO,
+    )
 
 
 # ------------------------------------------------------------------ words → lines
@@ -948,8 +1048,27 @@ def layout_page(page: Any, textpage: Any) -> PageLayout:
     words = page_words(page, textpage, glyphs)
     if not words:
         return PageLayout(glyphs.turned_text(), unmapped=glyphs.unmapped, characters=glyphs.visible)
+    found = layout_words(words, page_rules(page))
+    markdown = found.markdown
+    if turned := glyphs.turned_text():
+        markdown = f"{markdown}\n\n{turned}" if markdown else turned
+    return PageLayout(
+        markdown,
+        tables=found.tables,
+        headings=found.headings,
+        words=found.words,
+        unmapped=glyphs.unmapped,
+        characters=glyphs.visible,
+    )
+
+
+def layout_words(
+    words: Sequence[Word], rules: Sequence[Rule], *, heading_ratio: float = HEADING_SIZE_RATIO
+) -> PageLayout:
+    """The markdown of a page's words and ruling lines, from a text layer or from OCR."""
+    if not words:
+        return PageLayout("")
     body_size = _weighted_size(words)
-    rules = page_rules(page)
     lines = build_lines(words, rules)
     tables = find_tables(lines, rules, body_size)
     blocks: list[_Block] = [_Block(t.x0, t.x1, t.top, t.bottom, table=t) for t in tables]
@@ -957,25 +1076,17 @@ def layout_page(page: Any, textpage: Any) -> PageLayout:
         if not any(_inside(line, t) for t in tables):
             blocks.append(_Block(line.x0, line.x1, line.top, line.bottom, line=line))
     ordered = reading_order(blocks, body_size)
-    markdown, headings = _render(ordered, body_size, _heading_sizes(lines, body_size))
-    if turned := glyphs.turned_text():
-        markdown = f"{markdown}\n\n{turned}" if markdown else turned
-    return PageLayout(
-        markdown,
-        tables=len(tables),
-        headings=headings,
-        words=len(words),
-        unmapped=glyphs.unmapped,
-        characters=glyphs.visible,
-    )
+    heading_sizes = _heading_sizes(lines, body_size, heading_ratio)
+    markdown, headings = _render(ordered, body_size, heading_sizes)
+    return PageLayout(markdown, tables=len(tables), headings=headings, words=len(words))
 
 
-def _heading_sizes(lines: Sequence[Line], body_size: float) -> list[float]:
+def _heading_sizes(lines: Sequence[Line], body_size: float, ratio: float) -> list[float]:
     """Font sizes larger than the body's that headings use, largest first."""
     sizes = {
         round(line.size, 1)
         for line in lines
-        if line.size >= body_size * HEADING_SIZE_RATIO and len(line.words) <= MAX_HEADING_WORDS
+        if line.size >= body_size * ratio and len(line.words) <= MAX_HEADING_WORDS
     }
     return sorted(sizes, reverse=True)
 
@@ -1050,7 +1161,7 @@ def _heading_level(
     if not any(ch.isalpha() for ch in text):
         return 0
     size = _weighted_size(w for line in lines for w in line.words)
-    if size >= body_size * HEADING_SIZE_RATIO and round(size, 1) in heading_sizes:
+    if round(size, 1) in heading_sizes:
         return min(heading_sizes.index(round(size, 1)) + 1, 3)
     # A paragraph of its own, all bold, short and not a sentence: a run-in title.
     bold = all(line.bold for line in lines)

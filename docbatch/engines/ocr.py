@@ -1,8 +1,9 @@
-"""OCR with the Tesseract command-line program: languages, availability and one image → text.
+"""OCR with the Tesseract command-line program: languages, availability and one image → words.
 
 The ``tesseract`` binary is called through ``subprocess`` (no Python wrapper needed: the
 wrapper libraries do exactly this). Images travel on stdin as uncompressed PNM, which
-Leptonica reads without a temporary file and without PNG encoding time.
+Leptonica reads without a temporary file and without PNG encoding time; the words come
+back as Tesseract's TSV, with their boxes, for the layout engine to arrange.
 
 Image files are prepared here too (frames counted, transparency flattened onto white,
 the declared resolution passed on).
@@ -131,11 +132,47 @@ def package_for(model: str) -> str:
     return "tesseract-ocr-" + model.lower().replace("_", "-").replace("/", "-")
 
 
-def ocr_image(image: Image, languages: str, *, dpi: int | None = None) -> str:
-    """The text Tesseract reads in ``image`` (greyscale or RGB) with ``languages``.
+@dataclass(frozen=True, slots=True)
+class OcrWord:
+    """One word Tesseract read: its text, its box in pixels and the line it is on."""
+
+    text: str
+    left: int
+    top: int
+    width: int
+    height: int
+    line: tuple[int, int, int]
+    """(block, paragraph, line) numbers: words of one line share them."""
+    line_height: int
+    """The height of the word's whole line (a steadier font size than the word's own)."""
+
+
+def ocr_words(image: Image, languages: str, *, dpi: int | None = None) -> list[OcrWord]:
+    """The words Tesseract reads in ``image`` (greyscale or RGB) with ``languages``, with
+    their boxes, in its reading order.
 
     A Tesseract failure on this image raises ``DocumentError``; a missing binary too.
     """
+    rows = _tesseract_tsv(image, languages, dpi).splitlines()
+    line_heights: dict[tuple[int, int, int], int] = {}
+    words: list[OcrWord] = []
+    for row in rows[1:]:
+        fields = row.split("\t")
+        if len(fields) < 12 or not fields[0].isdigit():
+            continue
+        level = int(fields[0])
+        key = (int(fields[2]), int(fields[3]), int(fields[4]))
+        left, top, width, height = (int(value) for value in fields[6:10])
+        if level == 4:
+            line_heights[key] = height
+        elif level == 5 and (text := fields[11].strip()):
+            words.append(
+                OcrWord(text, left, top, width, height, key, line_heights.get(key, height))
+            )
+    return words
+
+
+def _tesseract_tsv(image: Image, languages: str, dpi: int | None) -> str:
     installed = tesseract()
     if installed is None:
         raise DocumentError(f"no extractable text: {NOT_INSTALLED}")
@@ -146,6 +183,7 @@ def ocr_image(image: Image, languages: str, *, dpi: int | None = None) -> str:
         # Without it Tesseract guesses the resolution from the text height, worse on
         # pages that hold little text.
         command += ["--dpi", str(dpi)]
+    command.append("tsv")
     try:
         completed = subprocess.run(
             command,
@@ -160,13 +198,7 @@ def ocr_image(image: Image, languages: str, *, dpi: int | None = None) -> str:
     if completed.returncode != 0:
         detail = _last_line(completed.stderr) or f"exit status {completed.returncode}"
         raise DocumentError(f"OCR failed: {detail}")
-    return clean_ocr_text(completed.stdout.decode("utf-8", errors="replace"))
-
-
-def clean_ocr_text(text: str) -> str:
-    """Tesseract output without its form feed, trailing spaces and runs of blank lines."""
-    lines = [line.rstrip() for line in text.replace("\f", "\n").splitlines()]
-    return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip()
+    return completed.stdout.decode("utf-8", errors="replace")
 
 
 def prepare_image(image: Image) -> Image:

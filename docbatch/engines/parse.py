@@ -719,9 +719,12 @@ class _PageRun:
         return Page(index, text, "ocr")
 
     def ocr_text(self, render: Callable[[], tuple[Image, int | None]], languages: str) -> str:
-        """The text Tesseract reads on one rendered page; ``DocumentError`` when it fails."""
+        """The markdown of what Tesseract reads on one rendered page, laid out as a text
+        layer is (paragraphs, tables from the rules on the scan, columns); ``DocumentError``
+        when it fails."""
         image, dpi = render()
-        return tesseract_ocr.ocr_image(image, languages, dpi=dpi)
+        words = tesseract_ocr.ocr_words(image, languages, dpi=dpi)
+        return pdf_layout.layout_scan(words, image, dpi).markdown
 
     @property
     def ocr_languages(self) -> str | None:

@@ -2,8 +2,9 @@
 
 Each test pins one behaviour a user sees in a parse job's markdown: words apart where
 the PDF has no space character, headings, a table's cells, reading order across
-columns, right-to-left text in logical order; and, through ``parse_document``, that
-``fast_mode`` skips the layout and the result records the engine.
+columns, right-to-left text in logical order, a scanned table's cells (OCR words and the
+rules found in the image); and, through ``parse_document``, that ``fast_mode`` skips the
+layout and the result records the engine.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from pathlib import Path
 import pypdfium2 as pdfium
 import pytest
 
-from docbatch.engines import layout
+from docbatch.engines import layout, ocr
 from docbatch.engines.base import EngineRequest
 from docbatch.engines.parse import parse_document
 from tests.engines.layout_pdf import LAM_ALEF, LayoutPdf, helvetica_width
@@ -234,3 +235,54 @@ def test_fast_mode_gives_the_plain_text_layer(report: Path) -> None:
     metadata = parsed["metadata"]
     assert isinstance(metadata, dict)
     assert "fast_mode" in metadata["applied"]
+
+
+# ------------------------------------------------------------------ scanned pages
+
+needs_tesseract = pytest.mark.skipif(ocr.tesseract() is None, reason="tesseract not installed")
+
+
+def ruled_table_pdf() -> LayoutPdf:
+    """A grid table: a rule above and below every row, between every column."""
+    pdf = LayoutPdf()
+    rows = [
+        ["Processing", "Total chunks", "Mean"],
+        ["Base 128", "64,058", "800.73"],
+        ["Base 256", "32,051", "400.64"],
+        ["Chipper", "20,843", "260.57"],
+    ]
+    columns = (72.0, 200.0, 330.0, 440.0)
+    top = 700.0
+    for number, row in enumerate(rows):
+        for x, cell in zip(columns, row, strict=False):
+            pdf.text(x + 8, top - 16 - number * 22, cell, size=12)
+    bottom = top - 22 * len(rows) - 2
+    for number in range(len(rows) + 1):
+        y = top - 22 * number if number < len(rows) else bottom
+        pdf.rule(columns[0], y, columns[-1], y, width=1)
+    for x in columns:
+        pdf.rule(x, top, x, bottom, width=1)
+    return pdf
+
+
+@needs_tesseract
+def test_a_scanned_ruled_table_comes_out_with_its_cells(tmp_path: Path) -> None:
+    document = pdfium.PdfDocument(ruled_table_pdf().save(tmp_path / "table.pdf"))
+    try:
+        image = document[0].render(scale=300 / 72).to_pil().convert("L")
+    finally:
+        document.close()
+    scan = tmp_path / "scan.png"
+    image.save(scan, dpi=(300, 300))
+    result = parse_document(
+        EngineRequest(path=str(scan), file_name=scan.name, job_type="parse", config={})
+    )
+    markdown = json.loads(result.content)["markdown"]
+    assert markdown.splitlines() == [
+        "| Processing | Total chunks | Mean |",
+        "|---|---|---|",
+        "| Base 128 | 64,058 | 800.73 |",
+        "| Base 256 | 32,051 | 400.64 |",
+        "| Chipper | 20,843 | 260.57 |",
+    ]
+    assert json.loads(result.content)["ocr_pages"] == [1]
