@@ -42,6 +42,8 @@ from docbatch.errors import DocumentError
 SOFFICE_COMMANDS: tuple[str, ...] = ("soffice", "libreoffice")
 """The programs tried, in order, on ``PATH``."""
 CONVERT_TIMEOUT_SECONDS = 120.0
+WATCHDOG_GRACE_SECONDS = 5.0
+"""How long past the time limit the ``timeout`` watchdog waits before killing."""
 """A conversion that takes longer is stopped and fails the document. A small file takes
 1-2 s (most of it LibreOffice starting with a fresh profile); a large one tens of
 seconds."""
@@ -150,6 +152,11 @@ def convert(path: Path, fmt: str, *, timeout: float = CONVERT_TIMEOUT_SECONDS) -
             str(root / "out"),
             str(source),
         ]
+        if watchdog := _find(("timeout",)):
+            # coreutils' timeout kills the conversion's process group even if this
+            # process dies first (an engine process stopped by its pool): no orphan
+            # LibreOffice outlives its time limit.
+            command = [watchdog, "--signal=KILL", f"{timeout + WATCHDOG_GRACE_SECONDS:g}", *command]
         stderr = _run(command, _environment(root), timeout, fmt)
         output = root / "out" / f"input.{target}"
         if not output.is_file() or output.stat().st_size == 0:

@@ -13,6 +13,7 @@ import json
 import os
 import stat
 import subprocess
+import sys
 import tempfile
 import time
 import zipfile
@@ -462,6 +463,36 @@ def test_timeout_stops_libreoffice_and_everything_it_started(
     home = Path((record / "home").read_text().strip())
     assert home.name == "home"
     assert not home.parent.exists(), "the conversion's directory was left behind"
+
+
+def test_libreoffice_dies_with_its_time_limit_when_the_engine_process_is_killed(
+    tmp_path: Path,
+) -> None:
+    record = tmp_path / "record"
+    record.mkdir()
+    program = fake_soffice(tmp_path, f"sleep 300 &\necho $! > {record}/child\nwait\n")
+    source = write_odt(tmp_path / "report.odt")
+    # An engine process converting, then killed by its pool (SIGKILL: no cleanup runs).
+    engine = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import sys; from pathlib import Path; from docbatch.engines import office; "
+            f"office.SOFFICE_COMMANDS = ({str(program)!r},); "
+            f"office.convert(Path({str(source)!r}), 'odt', timeout=1.0)",
+        ],
+        cwd=Path(__file__).resolve().parents[2],
+    )
+    deadline = time.monotonic() + 20
+    while not (record / "child").exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    engine.kill()
+    engine.wait()
+    child = int((record / "child").read_text())
+    deadline = time.monotonic() + 1.0 + office.WATCHDOG_GRACE_SECONDS + 5
+    while not gone(child) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert gone(child), "LibreOffice outlived the engine process past its time limit"
 
 
 def test_no_output_file_fails_with_the_programs_last_words(
