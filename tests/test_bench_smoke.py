@@ -138,7 +138,10 @@ def test_parse_quality_smoke_scores_every_group(tmp_path: Path) -> None:
         files = [f for f in report["files"] if f["engine"] == engine]
         assert {f["group"] for f in files} == groups
         scored = {f["group"] for f in files if f["scores"]}
-        assert scored == {"layout", "rtl", "tables", "formats"}
+        # The corpus's legacy files are scored against LibreOffice's text export.
+        assert scored == {"layout", "rtl", "tables", "formats", "corpus_legacy"}
         for label in ("layout PDFs: words", "RTL PDF: words", "tables/: cell F1"):
             assert 0 <= figure(report, f"{label} — {engine}") <= 1
         assert 0 <= figure(report, f"formats/: words — {engine}") <= 1
+        legacy = f"corpus .doc/.odt/.rtf: words (vs LibreOffice's text) — {engine}"
+        assert 0 <= figure(report, legacy) <= 1
