@@ -1138,6 +1138,8 @@ def _continues(previous: Line, line: Line, body_size: float) -> bool:
 
 
 def _join_lines(lines: Sequence[Line]) -> str:
+    """A paragraph's lines as one: a word hyphenated at a line end is made whole, and
+    Chinese or Japanese lines join without a space (their text has none)."""
     text = ""
     for line in lines:
         part = line.text()
@@ -1145,9 +1147,22 @@ def _join_lines(lines: Sequence[Line]) -> str:
             text = part
         elif _HYPHENATED.search(text) and part[:1].islower():
             text = text[:-1] + part
+        elif _unspaced(text[-1]) and _unspaced(part[0]):
+            text += part
         else:
             text = f"{text} {part}"
     return text
+
+
+def _unspaced(character: str) -> bool:
+    """Whether a script writes words without spaces: CJK ideographs, kana, CJK punctuation."""
+    code = ord(character)
+    return (
+        0x3000 <= code <= 0x30FF  # CJK punctuation, hiragana, katakana
+        or 0x3400 <= code <= 0x9FFF  # CJK ideographs
+        or 0xF900 <= code <= 0xFAFF
+        or 0xFF00 <= code <= 0xFF60  # full-width forms
+    )
 
 
 def _heading_level(

@@ -18,6 +18,10 @@ ARABIC_LETTERS = "ابتثجحخدذرزسشصضطظعغفقكلمنهوية"
 LAM_ALEF = "\u0644\u0627"
 """Drawn by ``arabic`` as one ligature glyph, as shaping engines set it."""
 _LIGATURE_CODE = 0x41 + len(ARABIC_LETTERS)
+CJK_CHARACTERS = "文書の品質を測る日本語処理"
+"""The characters ``cjk`` can draw (codes after the ligature's)."""
+_CJK_FIRST_CODE = _LIGATURE_CODE + 1
+_LAST_CODE = _CJK_FIRST_CODE + len(CJK_CHARACTERS) - 1
 
 
 @dataclass
@@ -61,6 +65,11 @@ class LayoutPdf:
         data = "".join(f"{code:02x}" for code in codes[:-1])
         self._ops.append(f"BT /F3 {size:g} Tf {x:g} {y:g} Td <{data}> Tj ET")
 
+    def cjk(self, x: float, y: float, text: str, *, size: float = 12) -> None:
+        """Chinese or Japanese text (``CJK_CHARACTERS``) as one run, no spaces."""
+        data = "".join(f"{_CJK_FIRST_CODE + CJK_CHARACTERS.index(ch):02x}" for ch in text)
+        self._ops.append(f"BT /F3 {size:g} Tf {x:g} {y:g} Td <{data}> Tj ET")
+
     def save(self, path: Path) -> Path:
         """Write the PDF to ``path``."""
         path.write_bytes(self.build())
@@ -87,7 +96,7 @@ class LayoutPdf:
             7: (
                 b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica /FirstChar 32 "
                 b"/LastChar %d /Widths [%s] /ToUnicode 8 0 R >>"
-                % (_LIGATURE_CODE, b" ".join([b"500"] * (_LIGATURE_CODE - 31)))
+                % (_LAST_CODE, b" ".join([b"500"] * (_LAST_CODE - 31)))
             ),
             8: b"<< /Length %d /Filter /FlateDecode >>\nstream\n" % len(to_unicode)
             + to_unicode
@@ -139,6 +148,9 @@ def _arabic_codes(word: str) -> list[int]:
 def _arabic_cmap() -> str:
     entries = [f"<{0x41 + i:02x}> <{ord(ch):04x}>" for i, ch in enumerate(ARABIC_LETTERS)]
     entries.append(f"<{_LIGATURE_CODE:02x}> <{ord(LAM_ALEF[0]):04x}{ord(LAM_ALEF[1]):04x}>")
+    entries += [
+        f"<{_CJK_FIRST_CODE + i:02x}> <{ord(ch):04x}>" for i, ch in enumerate(CJK_CHARACTERS)
+    ]
     entries.append("<20> <0020>")
     return "\n".join(
         [

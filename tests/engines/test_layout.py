@@ -188,6 +188,13 @@ def test_right_to_left_lines_come_out_in_logical_order(tmp_path: Path) -> None:
     assert markdown_of(pdf, tmp_path) == " ".join(first + second)
 
 
+def test_chinese_and_japanese_lines_join_without_a_space(tmp_path: Path) -> None:
+    pdf = LayoutPdf()
+    pdf.cjk(72, 700, "文書の品質を")
+    pdf.cjk(72, 686, "測る日本語処理")
+    assert markdown_of(pdf, tmp_path) == "文書の品質を測る日本語処理"
+
+
 def test_a_page_without_text_has_empty_markdown(tmp_path: Path) -> None:
     pdf = LayoutPdf()
     pdf.rule(72, 700, 400, 700)
