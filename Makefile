@@ -50,11 +50,15 @@ test-postgres: install ## the whole test suite on PostgreSQL ($$DOCBATCH_TEST_DA
 	test -n "$$url" || { echo "test-postgres: no Postgres server" >&2; exit 1; }; \
 	DOCBATCH_TEST_DATABASE_URL="$$url" \
 	DOCBATCH_RELIABILITY_REPORT="$(CURDIR)/.docbatch/reliability-postgres.md" \
-	$(PY) -m pytest $(STORELESS_TESTS:%=--ignore=%)
+	$(PY) -m pytest $(SQLITE_PASS_ONLY:%=--ignore=%)
 
-# Tests that never open a store (engines on files, config and compose parsing, the
-# benchmarks' own embedded stacks): the Postgres pass would only repeat them.
-STORELESS_TESTS := tests/engines tests/test_models.py tests/test_compose.py tests/test_bench_smoke.py
+# Tests the Postgres pass would only repeat: those that never open a store (engines on
+# files, config and compose parsing, history replay, the benchmarks' own embedded stacks)
+# and those whose subject is not the store (hostile HTTP requests and handler payloads,
+# the Web UI in a browser, process signals), which pass through it as any other test.
+SQLITE_PASS_ONLY := tests/engines tests/test_models.py tests/test_compose.py \
+	tests/test_bench_smoke.py tests/workflows/test_replay.py tests/api/test_fuzz.py \
+	tests/workflows/test_handler_input.py tests/test_web_ui.py tests/test_processes.py
 
 bench: install ## every benchmark (bench/run_all.py), long; writes bench/RESULTS.md
 	$(PY) bench/run_all.py
