@@ -58,7 +58,7 @@ COLUMN_GUTTER_EM = 0.9
 """The narrowest vertical gap between two text columns."""
 TURNED_TEXT = 0.1
 """Glyphs whose text matrix turns them more than this (sin ÷ cos) are set at an angle."""
-HEADING_SIZE_RATIO = 1.1
+HEADING_SIZE_RATIO = 1.08
 """A paragraph set at least this much larger than the body text is a heading."""
 SCAN_HEADING_SIZE_RATIO = 1.35
 """On scans sizes are measured from pixels, so a heading must stand out more."""
@@ -69,6 +69,8 @@ SCAN_DEFAULT_DPI = 300
 SCAN_LINE_TO_SIZE = 1.2
 """A text line's height (ascender to descender) per point of font size."""
 MAX_HEADING_WORDS = 20
+MIN_PROSE_CHARACTERS = 200
+"""Text outside tables from which the body size is measured, when a page has that much."""
 EMPTY_BETWEEN_TABLES_EM = 2.5
 """Blank space taller than this between two rules separates two tables."""
 MAX_LINES_PER_CELL = 3
@@ -84,6 +86,7 @@ _BOLD_FONT = re.compile(
 )
 _SECTION_NUMBER = re.compile(r"^(?:\d+(?:\.\d+)*\.?|[A-Z]\.|[IVX]+\.)$")
 _SENTENCE_END = re.compile(r"[.:;,]$")
+_SENTENCES = re.compile(r"[a-z]{2}[.!?] +[A-Z]")
 _HYPHENATED = re.compile(r"[^\W\d_]-$")
 
 
@@ -1070,11 +1073,17 @@ def layout_words(
     lines = build_lines(words, rules)
     tables = find_tables(lines, rules, body_size)
     blocks: list[_Block] = [_Block(t.x0, t.x1, t.top, t.bottom, table=t) for t in tables]
+    prose: list[Line] = []
     for line in lines:
         if not any(_inside(line, t) for t in tables):
             blocks.append(_Block(line.x0, line.x1, line.top, line.bottom, line=line))
+            prose.append(line)
     ordered = reading_order(blocks, body_size)
-    heading_sizes = _heading_sizes(lines, body_size, heading_ratio)
+    # Headings stand out from the running text, not from tables set smaller.
+    prose_words = [w for line in prose for w in line.words]
+    if sum(len(w.text) for w in prose_words) >= MIN_PROSE_CHARACTERS:
+        body_size = _weighted_size(prose_words)
+    heading_sizes = _heading_sizes(prose, body_size, heading_ratio)
     markdown, headings = _render(ordered, body_size, heading_sizes)
     return PageLayout(markdown, tables=len(tables), headings=headings, words=len(words))
 
@@ -1129,7 +1138,7 @@ def _continues(previous: Line, line: Line, body_size: float) -> bool:
     gap = line.top - previous.bottom
     if gap > 0.6 * height or gap < -0.5 * height:
         return False
-    if abs(line.size - previous.size) > 0.1 * max(line.size, previous.size):
+    if abs(line.size - previous.size) > 0.05 * max(line.size, previous.size):
         return False
     if previous.bold != line.bold and (previous.bold and len(previous.words) <= MAX_HEADING_WORDS):
         return False
@@ -1171,6 +1180,8 @@ def _heading_level(
     words = text.split()
     if not words or len(words) > MAX_HEADING_WORDS or len(lines) > 3:
         return 0
+    if _SENTENCES.search(text) or (text.endswith(".") and len(words) > 6):
+        return 0  # sentences: a lead paragraph set large, not a title
     if not any(ch.isalpha() for ch in text):
         return 0
     size = _weighted_size(w for line in lines for w in line.words)

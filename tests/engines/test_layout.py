@@ -102,6 +102,24 @@ def test_a_larger_line_and_a_bold_numbered_line_are_headings(tmp_path: Path) -> 
     assert not blocks[3].startswith("#")
 
 
+def test_running_text_beside_a_larger_table_is_not_a_heading(tmp_path: Path) -> None:
+    pdf = LayoutPdf()
+    # A table in 9 pt with more characters than the 10.5 pt prose below it.
+    top = 720.0
+    pdf.rule(72, top, 500, top)
+    for row in range(12):
+        for column in range(5):
+            pdf.text(80 + column * 85, top - 12 - row * 12, f"value {row}.{column}", size=9)
+    pdf.rule(72, top - 12 * 12 - 4, 500, top - 12 * 12 - 4)
+    pdf.text(72, 540, "Samples were kept cold. They were measured twice.", size=10.5)
+    pdf.text(72, 526, "The second reading is the one reported.", size=10.5)
+    markdown = markdown_of(pdf, tmp_path)
+    assert "#" not in markdown
+    assert markdown.endswith(
+        "Samples were kept cold. They were measured twice. The second reading is the one reported."
+    )
+
+
 def test_bold_words_inside_a_sentence_are_not_a_heading(tmp_path: Path) -> None:
     pdf = LayoutPdf()
     pdf.text(72, 700, "Note.", bold=True)
