@@ -213,6 +213,8 @@ class Page:
     source: PageSource = "text"
     error: str | None = None
     diagonal_characters: int = 0
+    layout_error: str | None = None
+    """Why a PDF page's layout could not be recovered (its plain text stands in)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -304,6 +306,11 @@ def parse_document(request: EngineRequest) -> EngineResult:
         metadata["ocr_languages"] = conversion.ocr_languages
     if options.skip_diagonal_text and conversion.source_format == "pdf":
         metadata["diagonal_characters_removed"] = sum(p.diagonal_characters for p in pages)
+    plain = [page for page in pages if page.layout_error is not None]
+    if plain:
+        metadata["pages_without_layout"] = [
+            {"page": page.index + 1, "error": page.layout_error} for page in plain
+        ]
     metadata["characters"] = len(markdown)
     applied = _applicable_parameters(conversion, options)
     metadata["applied"] = applied_parameters(config, applied)
@@ -794,7 +801,18 @@ def _convert_pdf_page(document: Any, run: _PageRun, index: int) -> Page:
             markdown = _pdf_page_without_diagonal(data)
             unmapped = _mostly_unmapped(markdown)
         elif options.pdf_layout:
-            page_layout = pdf_layout.layout_pdf_page(document, index)
+            try:
+                page_layout = pdf_layout.layout_pdf_page(document, index)
+            except (DocumentError, pdfium.PdfiumError):
+                raise
+            except Exception as exc:  # the layout rules met a page they cannot arrange
+                # Its plain text is still the page's content: keep it and say why.
+                return Page(
+                    index,
+                    probe.raw_text,
+                    diagonal_characters=probe.diagonal_characters,
+                    layout_error=_limit(f"{type(exc).__name__}: {exc}"),
+                )
             markdown = page_layout.markdown
             unmapped = page_layout.mostly_unmapped
         else:

@@ -311,3 +311,22 @@ def test_a_scanned_ruled_table_comes_out_with_its_cells(tmp_path: Path) -> None:
         "| Chipper | 20,843 | 260.57 |",
     ]
     assert json.loads(result.content)["ocr_pages"] == [1]
+
+
+def test_a_page_the_layout_cannot_arrange_keeps_its_plain_text(
+    report: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken(page: object, textpage: object) -> layout.PageLayout:
+        raise ZeroDivisionError("a page the rules never met")
+
+    monkeypatch.setattr(layout, "layout_page", broken)
+    parsed = parse(report)
+    document = parsed["document"]
+    assert isinstance(document, dict)
+    assert document["markdown"].startswith("Quarterly Summary\n")
+    assert "failed_pages" not in document
+    metadata = parsed["metadata"]
+    assert isinstance(metadata, dict)
+    assert metadata["pages_without_layout"] == [
+        {"page": 1, "error": "ZeroDivisionError: a page the rules never met"}
+    ]
