@@ -9,7 +9,6 @@ python-pptx cannot classify) are made here too.
 from __future__ import annotations
 
 import io
-import json
 import os
 import stat
 import subprocess
@@ -17,17 +16,17 @@ import sys
 import tempfile
 import time
 import zipfile
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from bench.quality_scores import word_f1
 from docbatch.engines import office
-from docbatch.engines.base import EngineRequest, EngineResult
-from docbatch.engines.parse import convert_document, count_pages, parse_document
+from docbatch.engines.parse import convert_document, count_pages
 from docbatch.errors import DocumentError
+from tests.engines.parsing import output, parse
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 FORMATS = REPO_ROOT.parent / "shared" / "quality" / "formats"
@@ -36,22 +35,6 @@ FORMAT_FILES = sorted(p for p in FORMATS.iterdir() if p.suffix != ".md") if FORM
 needs_soffice = pytest.mark.skipif(
     not office.installed(), reason="LibreOffice (soffice) not installed"
 )
-
-
-def parse(path: Path, file_name: str | None = None, **config: Any) -> EngineResult:
-    """Run the parse engine on ``path`` with ``config`` as the parse parameters."""
-    return parse_document(
-        EngineRequest(
-            path=str(path), file_name=file_name or path.name, job_type="parse", config=config
-        )
-    )
-
-
-def output(result: EngineResult) -> dict[str, Any]:
-    """The JSON document a parse result holds."""
-    document = json.loads(result.content)
-    assert isinstance(document, dict)
-    return document
 
 
 # ------------------------------------------------------------------ documents
@@ -623,17 +606,24 @@ _ODD_SHAPES = {
 }
 
 
-def write_odd_deck(path: Path, odd_shape: str) -> Path:
-    """A two-slide python-pptx deck with ``odd_shape`` added to the first slide."""
+def rewrite_first_slide(path: Path, change: Callable[[bytes], bytes]) -> Path:
+    """A two-slide python-pptx deck at ``path`` whose first slide's XML ``change`` edits."""
     python_pptx_deck(path)
     data = path.read_bytes()
     with zipfile.ZipFile(io.BytesIO(data)) as source, zipfile.ZipFile(path, "w") as target:
         for info in source.infolist():
             content = source.read(info.filename)
             if info.filename == "ppt/slides/slide1.xml":
-                content = content.replace(b"</p:spTree>", odd_shape.encode() + b"</p:spTree>")
+                content = change(content)
             target.writestr(info, content)
     return path
+
+
+def write_odd_deck(path: Path, odd_shape: str) -> Path:
+    """A two-slide python-pptx deck with ``odd_shape`` added to the first slide."""
+    return rewrite_first_slide(
+        path, lambda xml: xml.replace(b"</p:spTree>", odd_shape.encode() + b"</p:spTree>")
+    )
 
 
 @pytest.mark.parametrize("shape", list(_ODD_SHAPES), ids=list(_ODD_SHAPES))
@@ -698,15 +688,7 @@ def test_speaker_notes_are_not_slide_content(tmp_path: Path) -> None:
 
 
 def test_unrepairable_deck_keeps_its_first_error(tmp_path: Path) -> None:
-    path = tmp_path / "broken.pptx"
-    python_pptx_deck(path)
-    data = path.read_bytes()
-    with zipfile.ZipFile(io.BytesIO(data)) as source, zipfile.ZipFile(path, "w") as target:
-        for info in source.infolist():
-            content = source.read(info.filename)
-            if info.filename == "ppt/slides/slide1.xml":
-                content = content[: len(content) // 2]  # malformed XML
-            target.writestr(info, content)
+    path = rewrite_first_slide(tmp_path / "broken.pptx", lambda xml: xml[: len(xml) // 2])
     with pytest.raises(DocumentError, match=r"^corrupted file: malformed XML inside the \.pptx"):
         convert_document(path)
 

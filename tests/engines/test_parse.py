@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import json
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -11,14 +10,13 @@ from typing import Any
 import pytest
 
 from docbatch.engines import office
-from docbatch.engines.base import EngineRequest, EngineResult
 from docbatch.engines.parse import (
     NO_TEXT_LAYER,
     OCR_DISABLED,
     convert_document,
-    parse_document,
 )
 from docbatch.errors import DocumentError, UnsupportedFormatError
+from tests.engines.parsing import output, parse
 from tests.engines.pdf_factory import make_pdf
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -37,22 +35,6 @@ if not office.installed():
     EXPECTED_FAILURES.update(
         dict.fromkeys(("fake.doc", "fake.odt", "fake-doc.rtf"), "LibreOffice is not installed")
     )
-
-
-def parse(path: Path, file_name: str | None = None, **config: Any) -> EngineResult:
-    """Run the parse engine on ``path`` with ``config`` as the parse parameters."""
-    return parse_document(
-        EngineRequest(
-            path=str(path), file_name=file_name or path.name, job_type="parse", config=config
-        )
-    )
-
-
-def output(result: EngineResult) -> dict[str, Any]:
-    """The JSON document a parse result holds."""
-    document = json.loads(result.content)
-    assert isinstance(document, dict)
-    return document
 
 
 def markdown(path: Path, file_name: str | None = None, **config: Any) -> str:
