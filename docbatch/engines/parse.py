@@ -127,6 +127,8 @@ _NON_OUTPUT_PREFIXES = ("webhook_", "job_timeout_")
 # Settings this engine satisfies by construction: it never uses an LLM, and these values
 # are the defaults it always follows.
 _HONOURED_BY_DESIGN: dict[str, object] = {
+    # Every format but PDF has one, fast, conversion; a PDF honours either value.
+    "fast_mode": True,
     "parse_mode": "parse_page_without_llm",
     "page_error_tolerance": 0,
     "max_pages": 0,

@@ -330,3 +330,13 @@ def test_a_page_the_layout_cannot_arrange_keeps_its_plain_text(
     assert metadata["pages_without_layout"] == [
         {"page": 1, "error": "ZeroDivisionError: a page the rules never met"}
     ]
+
+
+def test_fast_mode_is_honoured_by_other_formats_whose_one_conversion_is_fast(
+    tmp_path: Path,
+) -> None:
+    note = tmp_path / "note.txt"
+    note.write_text("A short note.\n")
+    metadata = parse(note, fast_mode=True)["metadata"]
+    assert isinstance(metadata, dict)
+    assert "fast_mode" in metadata["applied"]
