@@ -39,6 +39,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from docbatch.engines.pdf import is_diagonal
+
 LAYOUT_VERSION = "1"
 """Bumped whenever the layout rules change what a page's markdown is."""
 
@@ -200,13 +202,14 @@ class PageLayout:
         return self.unmapped > 0 and self.unmapped * 2 >= self.characters
 
 
-def layout_pdf_page(document: Any, index: int) -> PageLayout:
-    """The layout of page ``index`` of an open PDFium document."""
+def layout_pdf_page(document: Any, index: int, *, skip_diagonal: bool = False) -> PageLayout:
+    """The layout of page ``index`` of an open PDFium document, without its diagonal text
+    (a watermark) when ``skip_diagonal``."""
     page = document[index]
     try:
         textpage = page.get_textpage()
         try:
-            return layout_page(page, textpage)
+            return layout_page(page, textpage, skip_diagonal=skip_diagonal)
         finally:
             textpage.close()
     finally:
@@ -222,6 +225,8 @@ class _Glyphs:
     unmapped: int = 0
     turned: list[str] = field(default_factory=list)
     """The text set at an angle (a margin stamp, a watermark), in stream order."""
+    skip_diagonal: bool = False
+    """Leave out glyphs neither horizontal nor vertical (``skip_diagonal_text``)."""
 
     def turned_text(self) -> str:
         return " ".join("".join(self.turned).split())
@@ -321,7 +326,8 @@ def page_words(page: Any, textpage: Any, glyphs: _Glyphs | None = None) -> list[
             ):
                 # Text at an angle is read on its own, never mixed into the lines.
                 flush()
-                glyphs.turned.append(ch)
+                if not (glyphs.skip_diagonal and is_diagonal(matrix.a, matrix.b)):
+                    glyphs.turned.append(ch)
                 continue
         if size <= 0:
             size = bottom - top
@@ -1043,9 +1049,9 @@ def _substantial(blocks: Sequence[_Block]) -> bool:
 # ------------------------------------------------------------------ page → markdown
 
 
-def layout_page(page: Any, textpage: Any) -> PageLayout:
+def layout_page(page: Any, textpage: Any, *, skip_diagonal: bool = False) -> PageLayout:
     """The markdown of one PDF page, with its headings and tables."""
-    glyphs = _Glyphs()
+    glyphs = _Glyphs(skip_diagonal=skip_diagonal)
     words = page_words(page, textpage, glyphs)
     if not words:
         return PageLayout(glyphs.turned_text(), unmapped=glyphs.unmapped, characters=glyphs.visible)

@@ -117,7 +117,6 @@ _PLAIN_SOURCES = frozenset({"txt", "text", "json", ""} | _IMAGES)
 """Formats whose conversion is plain text (markdown only where a converter made a table)."""
 
 _OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
-_UNMAPPED_GLYPH = re.compile(r"\(cid:\d+\)")
 
 # Parse parameters that change nothing in the output: delivery, identity, caching,
 # time limits (enforced by the activity), credentials and storage locations.
@@ -798,13 +797,11 @@ def _convert_pdf_page(document: Any, run: _PageRun, index: int) -> Page:
         return run.read(index, render)
     unmapped = False
     try:
-        if options.skip_diagonal_text and probe.diagonal_characters:
-            data = pdfium_pages.single_page_pdf(document, index)
-            markdown = _pdf_page_without_diagonal(data)
-            unmapped = _mostly_unmapped(markdown)
-        elif options.pdf_layout:
+        if options.pdf_layout:
             try:
-                page_layout = pdf_layout.layout_pdf_page(document, index)
+                page_layout = pdf_layout.layout_pdf_page(
+                    document, index, skip_diagonal=options.skip_diagonal_text
+                )
             except (DocumentError, pdfium.PdfiumError):
                 raise
             except Exception as exc:  # the layout rules met a page they cannot arrange
@@ -818,7 +815,7 @@ def _convert_pdf_page(document: Any, run: _PageRun, index: int) -> Page:
             markdown = page_layout.markdown
             unmapped = page_layout.mostly_unmapped
         else:
-            markdown = probe.raw_text
+            markdown = probe.raw_text  # without diagonal text when skip_diagonal_text asks
     except DocumentError as exc:
         return run.failed(index, str(exc), probe.raw_text)
     except pdfium.PdfiumError as exc:
@@ -831,19 +828,6 @@ def _convert_pdf_page(document: Any, run: _PageRun, index: int) -> Page:
             if text:
                 return Page(index, text, "ocr")
     return Page(index, markdown, diagonal_characters=probe.diagonal_characters)
-
-
-def _pdf_page_without_diagonal(data: bytes) -> str:
-    try:
-        return pdfium_pages.extract_without_diagonal(data)
-    except Exception as exc:  # any pdfplumber/pdfminer failure is the page's, as in markitdown
-        raise _describe_failure(exc, "pdf") from None
-
-
-def _mostly_unmapped(markdown: str) -> bool:
-    """Whether most of a page's text is pdfminer's "(cid:N)" for glyphs without text."""
-    unmapped = sum(len(match) for match in _UNMAPPED_GLYPH.findall(markdown))
-    return unmapped > 0 and unmapped * 2 >= len(re.sub(r"\s+", "", markdown))
 
 
 def _convert_image(

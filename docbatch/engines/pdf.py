@@ -1,14 +1,13 @@
-"""PDF pages with PDFium (pypdfium2): open, probe the text layer, split, render, filter.
+"""PDF pages with PDFium (pypdfium2): open, probe the text layer, render, spot diagonals.
 
 The parse engine converts a PDF one page at a time so that memory stays bounded on long
 documents, a failed page can be replaced, and scanned pages can go to OCR. This module
-holds the PDFium side of that; the markdown itself comes from markitdown (pdfplumber and
-pdfminer), as for any other PDF.
+holds the PDFium side of that; the markdown comes from the layout engine
+(``docbatch.engines.layout``).
 """
 
 from __future__ import annotations
 
-import io
 import math
 import re
 from dataclasses import dataclass
@@ -104,20 +103,6 @@ def probe_page(document: Any, index: int, *, count_diagonal: bool = False) -> Pa
     )
 
 
-def single_page_pdf(document: Any, index: int) -> bytes:
-    """Page ``index`` of ``document`` as a PDF of its own (resources copied along)."""
-    import pypdfium2 as pdfium
-
-    single = pdfium.PdfDocument.new()
-    try:
-        single.import_pages(document, [index])
-        buffer = io.BytesIO()
-        single.save(buffer)
-    finally:
-        single.close()
-    return buffer.getvalue()
-
-
 def render_page(document: Any, index: int) -> tuple[Image, int]:
     """Page ``index`` as a greyscale image for OCR, and the resolution it was rendered at."""
     page = document[index]
@@ -143,76 +128,6 @@ def is_diagonal(a: float, b: float) -> bool:
     """Whether a text direction ``(a, b)`` (first column of its matrix) is not axis-aligned."""
     angle = math.degrees(math.atan2(b, a)) % 90.0
     return DIAGONAL_TOLERANCE_DEGREES < angle < 90.0 - DIAGONAL_TOLERANCE_DEGREES
-
-
-def extract_without_diagonal(data: bytes) -> str:
-    """markitdown's conversion of a one-page PDF, minus characters drawn at an angle.
-
-    The same steps as markitdown 0.1.8's ``PdfConverter`` (pdfplumber's form detection,
-    else pdfminer's text), with rotated characters filtered out of both. Exceptions of
-    pdfplumber and pdfminer propagate unchanged.
-    """
-    import pdfplumber
-    from markitdown.converters._pdf_converter import (
-        _extract_form_content_from_words,
-        _merge_partial_numbering_lines,
-    )
-
-    def straight(obj: dict[str, Any]) -> bool:
-        matrix = obj.get("matrix")
-        if obj.get("object_type") != "char" or not matrix:
-            return True
-        return not is_diagonal(matrix[0], matrix[1])
-
-    markdown: str | None = None
-    try:
-        with pdfplumber.open(io.BytesIO(data)) as pdf:
-            page = pdf.pages[0]
-            content = _extract_form_content_from_words(page.filter(straight))
-            page.close()
-        if content is not None:
-            markdown = content.strip()
-    except Exception:
-        # markitdown falls back to pdfminer whenever pdfplumber fails; so do we.
-        markdown = None
-    if not markdown:
-        markdown = _pdfminer_text_without_diagonal(data)
-    markdown = _merge_partial_numbering_lines(markdown)
-    # markitdown normalises every conversion this way.
-    markdown = "\n".join(line.rstrip() for line in re.split(r"\r?\n", markdown))
-    return re.sub(r"\n{3,}", "\n\n", markdown).strip()
-
-
-def _pdfminer_text_without_diagonal(data: bytes) -> str:
-    from pdfminer.converter import TextConverter
-    from pdfminer.layout import LAParams, LTLayoutContainer
-    from pdfminer.pdfinterp import PDFPageInterpreter, PDFResourceManager
-    from pdfminer.pdfpage import PDFPage
-
-    class StraightTextConverter(TextConverter):
-        """pdfminer's text output with rotated characters left out of the layout."""
-
-        def render_char(self, matrix: Any, *args: Any, **kwargs: Any) -> Any:
-            if not is_diagonal(matrix[0], matrix[1]):
-                return super().render_char(matrix, *args, **kwargs)
-            # Let pdfminer compute the advance as usual, into a container nobody reads.
-            kept = self.cur_item
-            self.cur_item = LTLayoutContainer((0, 0, 0, 0))
-            try:
-                return super().render_char(matrix, *args, **kwargs)
-            finally:
-                self.cur_item = kept
-
-    output = io.StringIO()
-    manager = PDFResourceManager(caching=True)
-    device = StraightTextConverter(manager, output, codec="utf-8", laparams=LAParams())
-    try:
-        interpreter = PDFPageInterpreter(manager, device)
-        for page in PDFPage.get_pages(io.BytesIO(data)):
-            interpreter.process_page(page)
-    finally:
-        device.close()
-    return output.getvalue()
 
 
 def _without_diagonal(pdfium_c: Any, textpage: Any, text: str) -> tuple[str, int]:

@@ -316,7 +316,7 @@ def test_a_scanned_ruled_table_comes_out_with_its_cells(tmp_path: Path) -> None:
 def test_a_page_the_layout_cannot_arrange_keeps_its_plain_text(
     report: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    def broken(page: object, textpage: object) -> layout.PageLayout:
+    def broken(page: object, textpage: object, **options: object) -> layout.PageLayout:
         raise ZeroDivisionError("a page the rules never met")
 
     monkeypatch.setattr(layout, "layout_page", broken)

@@ -199,10 +199,10 @@ def unreadable_pages(monkeypatch: pytest.MonkeyPatch) -> Any:
     def install(indices: set[int]) -> None:
         real = layout.layout_pdf_page
 
-        def failing(document: Any, index: int) -> layout.PageLayout:
+        def failing(document: Any, index: int, **options: Any) -> layout.PageLayout:
             if index in indices:
                 raise DocumentError("corrupted file: could not read the .pdf page (damaged font)")
-            return real(document, index)
+            return real(document, index, **options)
 
         monkeypatch.setattr(layout, "layout_pdf_page", failing)
 
@@ -393,12 +393,11 @@ def test_running_lines_never_drop_table_rows() -> None:
     assert remove_running_lines(pages, headers=True, footers=True).pages == pages
 
 
-def test_unmapped_glyph_soup_is_recognised() -> None:
-    from docbatch.engines.parse import _mostly_unmapped
-
-    assert _mostly_unmapped("(cid:12)(cid:40) (cid:7)\n(cid:3)a")
-    assert not _mostly_unmapped("Invoice (cid:12) total")
-    assert not _mostly_unmapped("Plain text")
+def test_a_page_of_mostly_unmapped_glyphs_is_recognised() -> None:
+    assert layout.PageLayout("", unmapped=5, characters=6).mostly_unmapped
+    assert layout.PageLayout("", unmapped=3, characters=6).mostly_unmapped
+    assert not layout.PageLayout("Invoice total", unmapped=1, characters=13).mostly_unmapped
+    assert not layout.PageLayout("Plain text", characters=9).mostly_unmapped
 
 
 def test_slide_markers_are_not_running_headers() -> None:
