@@ -163,8 +163,12 @@ async def create_job(
     project_id: str,
     idempotency_key: str | None = None,
     retry_of: str | None = None,
+    job_prefix: str = JOB_PREFIX,
+    batch_config_json: str | None = None,
 ) -> JobRow:
     """Validate references, insert the job (``pending``) and start its parent workflow.
+
+    A v2 batch passes its id prefix (``bat``) and its v2 ``config`` to show it with.
 
     If the workflow cannot be started the job row is removed again, so a failed create
     leaves nothing half-created. With ``idempotency_key``, the same key and body return
@@ -205,7 +209,7 @@ async def create_job(
 
     page_size = request.page_size or settings.default_page_size
     now = utcnow()
-    job_id = new_id(JOB_PREFIX)
+    job_id = new_id(job_prefix)
     job = JobRow(
         id=job_id,
         project_id=project_id,
@@ -228,6 +232,7 @@ async def create_job(
         workflow_id=parent_workflow_id(job_id),
         temporal_namespace=client.namespace,
         retry_of=retry_of,
+        batch_config_json=batch_config_json,
         created_at=now,
         updated_at=now,
     )

@@ -78,7 +78,7 @@ async def test_migrations_create_the_schema_in_wal_mode(tmp_path: Path) -> None:
         version = db.execute("select version_num from alembic_version").fetchone()[0]
     assert {"directories", "files", "jobs", "job_items", "processing_results"} <= tables
     assert mode == "wal"
-    assert version == "0005"
+    assert version == "0006"
     # Opening again is a no-op migration.
     await (await Store.open(f"sqlite+aiosqlite:///{path}")).close()
 
@@ -113,7 +113,7 @@ async def test_processes_migrating_one_fresh_postgres_database_together_all_succ
         finally:
             await connection.close()
     assert {"directories", "files", "jobs", "job_items", "processing_results"} <= tables
-    assert [row["version_num"] for row in versions] == ["0005"]
+    assert [row["version_num"] for row in versions] == ["0006"]
     assert seq_type == "bigint"
 
 

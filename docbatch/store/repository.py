@@ -8,6 +8,7 @@ equal the sum of its items' statuses.
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections.abc import AsyncIterator, Iterable, Sequence
 from contextlib import asynccontextmanager
@@ -161,6 +162,14 @@ class Store:
     async def _transaction(self) -> AsyncIterator[AsyncSession]:
         async with self._write() as session, session.begin():
             yield session
+
+    def reading(self) -> AsyncSession:
+        """A read session, for the repositories of other aggregates (``async with``)."""
+        return self._read()
+
+    def writing(self) -> contextlib.AbstractAsyncContextManager[AsyncSession]:
+        """A write transaction, for the repositories of other aggregates (``async with``)."""
+        return self._transaction()
 
     def _insert(self, table: Any) -> Any:
         if self._writer.dialect.name == "postgresql":

@@ -128,10 +128,37 @@ class JobRow(Base):
     temporal_namespace: Mapped[str] = mapped_column(String(255))
     retry_of: Mapped[str | None] = mapped_column(String(64))
     """The job whose failed items this job retries."""
+    batch_config_json: Mapped[str | None] = mapped_column(Text)
+    """A v2 batch's ``config`` as submitted (``{"job": {"type", "configuration_id"}}``)
+    and what of its configuration the engines cannot honour; null for a beta job."""
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
     started_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class ConfigurationRow(Base):
+    """A saved product configuration (``/api/v1/beta/configurations``).
+
+    One row per name, product type and project: saving the same name again updates it
+    and moves ``version`` on.
+    """
+
+    __tablename__ = "configurations"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    project_id: Mapped[str] = mapped_column(String(64))
+    name: Mapped[str] = mapped_column(String(255))
+    product_type: Mapped[str] = mapped_column(String(32))
+    parameters_json: Mapped[str] = mapped_column(Text)
+    version: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+    __table_args__ = (
+        UniqueConstraint("project_id", "name", "product_type", name="uq_configuration_name"),
+        Index("ix_configurations_project_created", "project_id", "created_at"),
+    )
 
 
 class JobItemRow(Base):

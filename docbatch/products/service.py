@@ -1,0 +1,326 @@
+"""The v2 API's use cases: configurations, batches and product jobs on docbatch's core.
+
+A v2 batch is created by the core's ``service.create_job`` (same parent and child
+workflows, dedup, continue-as-new, cancel, pause, progress and Web UI as a beta job);
+only its id prefix (``bat-``) and the ``config`` it shows differ. A product job is one
+item of such a job, found again from its id (``docbatch.products.jobs``).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from temporalio.client import Client
+
+from docbatch import service
+from docbatch.blobs import BlobStore
+from docbatch.errors import ConfigError, DocbatchError, NotFoundError
+from docbatch.models import BatchCreateRequest, JobType
+from docbatch.products.jobs import job_config_of, parse_preset, product_job_id
+from docbatch.products.parameters import (
+    PRODUCT_OF_JOB_TYPE,
+    RUNNABLE_PRODUCTS,
+    AnyParameters,
+    ProductType,
+    load_parameters,
+)
+from docbatch.products.views import (
+    BatchConfig,
+    BatchCreate,
+    BatchJobConfig,
+    BatchResponse,
+    BatchResult,
+    ConfigurationResponse,
+    JobReference,
+    ProductJob,
+    batch_status,
+    product_status,
+)
+from docbatch.settings import Settings
+from docbatch.store import Store
+from docbatch.store.products import BATCH_PREFIX, ProductStore
+from docbatch.store.tables import ConfigurationRow, JobItemRow, JobRow
+
+INLINE_CONFIGURATION = "inline"
+"""The ``configuration_id`` a beta job shows through the v2 API (its config is inline)."""
+
+
+def configuration_response(row: ConfigurationRow) -> ConfigurationResponse:
+    """A stored configuration in the reference's shape."""
+    return ConfigurationResponse(
+        id=row.id,
+        name=row.name,
+        parameters=json.loads(row.parameters_json),
+        product_type=ProductType(row.product_type),
+        version=row.version,
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+    )
+
+
+async def resolve_configuration(
+    products: ProductStore, configuration_id: str, *, project_id: str, product: ProductType
+) -> AnyParameters:
+    """A preset's or a saved configuration's parameters, checked against the job type."""
+    parameters: AnyParameters | None = parse_preset(configuration_id)
+    if parameters is None:
+        try:
+            row = await products.get_configuration(configuration_id, project_id=project_id)
+        except NotFoundError:
+            raise ConfigError(
+                f"configuration {configuration_id} not found",
+                field="config.job.configuration_id",
+            ) from None
+        parameters = load_parameters(row.parameters_json)
+    if parameters.product_type != product.value:
+        raise ConfigError(
+            f"configuration {configuration_id} is a {parameters.product_type} configuration, "
+            f"not {product.value}",
+            field="config.job.configuration_id",
+        )
+    return parameters
+
+
+async def create_batch(
+    store: Store,
+    client: Client,
+    settings: Settings,
+    body: BatchCreate,
+    *,
+    project_id: str,
+    idempotency_key: str | None = None,
+) -> JobRow:
+    """Start a v2 batch: a docbatch job over the source directory, with the
+    configuration's parameters mapped onto the engines'."""
+    product = ProductType(body.config.job.type)
+    if product not in RUNNABLE_PRODUCTS:
+        raise ConfigError(
+            f"{product.value} batches are not run by docbatch; batches run parse_v2, "
+            "extract_v2 and classify_v2",
+            field="config.job.type",
+        )
+    if body.webhook_configurations or body.webhook_configuration_ids:
+        field = "webhook_configurations" if body.webhook_configurations else (
+            "webhook_configuration_ids"
+        )  # fmt: skip
+        raise ConfigError(
+            "webhooks on v2 batches are not delivered yet (batch.* events); "
+            "use the beta API's webhook_configurations meanwhile",
+            field=field,
+        )
+    products = ProductStore(store)
+    parameters = await resolve_configuration(
+        products, body.config.job.configuration_id, project_id=project_id, product=product
+    )
+    config, not_applied = job_config_of(parameters)
+    request = BatchCreateRequest(job_config=config, directory_id=body.source_directory_id)
+    snapshot = {
+        "job": body.config.job.model_dump(mode="json"),
+        "not_applied": not_applied,
+    }
+    try:
+        return await service.create_job(
+            store,
+            client,
+            settings,
+            request,
+            project_id=project_id,
+            idempotency_key=idempotency_key,
+            job_prefix=BATCH_PREFIX,
+            batch_config_json=json.dumps(snapshot),
+        )
+    except ConfigError as exc:
+        if exc.field == "directory_id":
+            raise ConfigError(str(exc), field="source_directory_id") from None
+        raise
+
+
+def batch_config(job: JobRow) -> BatchConfig:
+    """The ``config`` a job shows: a v2 batch's as submitted; a beta job's as ``inline``."""
+    if job.batch_config_json:
+        return BatchConfig(job=BatchJobConfig(**json.loads(job.batch_config_json)["job"]))
+    product = PRODUCT_OF_JOB_TYPE[JobType(job.job_type)]
+    job_config = BatchJobConfig(type=product.value, configuration_id=INLINE_CONFIGURATION)
+    return BatchConfig(job=job_config)
+
+
+def not_applied_of(job: JobRow) -> list[str]:
+    """The v2 fields of a batch's configuration that no local engine honours."""
+    if not job.batch_config_json:
+        return []
+    return list(json.loads(job.batch_config_json).get("not_applied", []))
+
+
+def product_of(job: JobRow) -> ProductType:
+    """The product a job's items are jobs of."""
+    return PRODUCT_OF_JOB_TYPE[JobType(job.job_type)]
+
+
+def batch_response(job: JobRow, items: list[JobItemRow] | None = None) -> BatchResponse:
+    """A job in the v2 batch shape; ``items`` expands ``results``."""
+    if job.directory_id is None:
+        raise NotFoundError(f"batch {job.id} not found")
+    results = None
+    if items is not None:
+        product = product_of(job)
+        results = [
+            BatchResult(
+                source_directory_file_id=item.item_id,
+                job_reference=JobReference(
+                    type=product.value, id=product_job_id(product, job.id, item.ordinal)
+                ),
+            )
+            for item in items
+        ]
+    return BatchResponse(
+        id=job.id,
+        config=batch_config(job),
+        project_id=job.project_id,
+        source_directory_id=job.directory_id,
+        status=batch_status(job),
+        created_at=job.created_at,
+        updated_at=job.updated_at,
+        results=results,
+    )
+
+
+def _tier_of(job: JobRow) -> str | None:
+    try:
+        config = json.loads(job.config_json)
+    except ValueError:
+        return None
+    parameters = config.get("parameters") if isinstance(config, dict) else None
+    tier = parameters.get("tier") if isinstance(parameters, dict) else None
+    return tier if isinstance(tier, str) else None
+
+
+def product_job(job: JobRow, item: JobItemRow) -> ProductJob:
+    """One item of a job as a product job."""
+    status = product_status(item)
+    error = item.error_message
+    if item.skip_reason == "size_limit_exceeded" and not error:
+        error = f"file exceeds the size limit of {job.max_file_size_bytes} bytes"
+    return ProductJob(
+        id=product_job_id(product_of(job), job.id, item.ordinal),
+        project_id=job.project_id,
+        status=status,
+        created_at=job.created_at,
+        updated_at=item.updated_at,
+        error_message=error,
+        name=item.item_name,
+        tier=_tier_of(job),
+    )
+
+
+PARSE_EXPANDS = frozenset(
+    {
+        "text",
+        "markdown",
+        "items",
+        "metadata",
+        "forms",
+        "job_metadata",
+        "usage",
+        "text_content_metadata",
+        "markdown_content_metadata",
+        "items_content_metadata",
+        "metadata_content_metadata",
+        "forms_content_metadata",
+        "raw_words_content_metadata",
+        "xlsx_content_metadata",
+        "output_pdf_content_metadata",
+        "images_content_metadata",
+    }
+)
+
+
+async def parse_job_detail(
+    store: Store, blobs: BlobStore, job: JobRow, item: JobItemRow, expand: set[str]
+) -> dict[str, Any]:
+    """``GET /api/v2/parse/{id}``: the job, and the expanded parts of its output."""
+    unknown = sorted(expand - PARSE_EXPANDS)
+    if unknown:
+        raise ConfigError(
+            f"cannot expand {', '.join(unknown)}; expand one of {', '.join(sorted(PARSE_EXPANDS))}",
+            field="expand",
+        )
+    detail: dict[str, Any] = {"job": product_job(job, item).model_dump(mode="json")}
+    if item.result_id is None or not expand:
+        return detail
+    result = await store.get_result(item.result_id)
+    output: dict[str, Any] = {}
+    size = 0
+    if expand - {"job_metadata", "usage"}:
+        try:
+            raw = await blobs.read_bytes(result.output_location)
+        except DocbatchError as exc:
+            detail["job"]["error_message"] = f"output unreadable: {exc}"
+            return detail
+        size = len(raw)
+        output = json.loads(raw)
+    pages = output.get("pages") or [
+        {"page": 1, "text": output.get("text", ""), "markdown": output.get("markdown", "")}
+    ]
+    failed = [
+        {"page_number": p["page"], "error": p["error"], "success": False}
+        for p in output.get("failed_pages", [])
+    ]
+    if "markdown" in expand:
+        detail["markdown"] = {
+            "pages": [
+                {"page_number": p["page"], "markdown": p["markdown"], "success": True}
+                for p in pages
+            ]
+            + failed
+        }
+        detail["markdown_full"] = output.get("markdown", "")
+    if "text" in expand:
+        detail["text"] = {"pages": [{"page_number": p["page"], "text": p["text"]} for p in pages]}
+        detail["text_full"] = output.get("text", "")
+    if "items" in expand:
+        detail["items"] = {
+            "pages": [
+                {
+                    "page_number": p["page"],
+                    "items": [{"type": "text", "value": p["text"], "md": p["markdown"]}],
+                    "page_width": 0.0,
+                    "page_height": 0.0,
+                    "success": True,
+                }
+                for p in pages
+            ]
+            + failed
+        }
+    if "metadata" in expand:
+        detail["metadata"] = {"pages": [{"page_number": p["page"]} for p in pages]}
+    metadata = json.loads(result.output_metadata_json or "{}")
+    if "job_metadata" in expand:
+        detail["job_metadata"] = {
+            **metadata,
+            "not_applied": sorted(set(metadata.get("not_applied", [])) | set(not_applied_of(job))),
+            "parameters_hash": result.parameters_hash,
+            "page_count": output.get("page_count"),
+        }
+    if "usage" in expand:
+        detail["job"]["usage"] = {"credits": 0.0}
+    content = {
+        name.removesuffix("_content_metadata")
+        for name in expand
+        if name.endswith("_content_metadata")
+    }
+    if content:
+        detail["result_content_metadata"] = {
+            name: {"size_bytes": size if name in {"text", "markdown", "items", "metadata"} else 0,
+                   "exists": name in {"text", "markdown", "items", "metadata"}}
+            for name in sorted(content)
+        }  # fmt: skip
+    return detail
+
+
+def parse_expand(values: list[str] | None) -> set[str]:
+    """``expand`` query values, comma-separated or repeated."""
+    found: set[str] = set()
+    for value in values or []:
+        found |= {part.strip() for part in value.split(",") if part.strip()}
+    return found
