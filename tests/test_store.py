@@ -14,9 +14,13 @@ import asyncpg
 import pytest
 
 from docbatch import service
+from docbatch.errors import ConfigError, NotFoundError
 from docbatch.ids import JOB_PREFIX, new_id, result_id_for
 from docbatch.models import ItemStatus, JobStatus, JobType, SkipReason
+from docbatch.products.jobs import parse_product_job_id, product_job_id
+from docbatch.products.parameters import ProductType
 from docbatch.store import ResultSpec, Store
+from docbatch.store.products import BatchFilter, ProductJobFilter, ProductStore
 from docbatch.store.repository import utcnow
 from docbatch.store.tables import JobRow
 from tests.databases import asyncpg_dsn, fresh_postgres_database, fresh_store_url, requires_postgres
@@ -294,3 +298,100 @@ async def test_terminal_job_status_never_changes(store: Store) -> None:
     assert await store.set_job_status(job.id, JobStatus.CANCELLED) == JobStatus.CANCELLED
     assert await store.set_job_status(job.id, JobStatus.COMPLETED) == JobStatus.CANCELLED
     assert (await store.get_job(job.id)).status == JobStatus.CANCELLED.value
+
+
+async def test_configurations_upsert_page_and_stay_in_their_project(store: Store) -> None:
+    products = ProductStore(store)
+    first = await products.save_configuration(
+        project_id=PROJECT, name="a", product_type="parse_v2", parameters_json="{}"
+    )
+    again = await products.save_configuration(
+        project_id=PROJECT, name="a", product_type="parse_v2", parameters_json='{"x":1}'
+    )
+    assert again.id == first.id
+    assert again.version > first.version
+    other_type = await products.save_configuration(
+        project_id=PROJECT, name="a", product_type="extract_v2", parameters_json="{}"
+    )
+    assert other_type.id != first.id
+    for index in range(3):
+        await products.save_configuration(
+            project_id=PROJECT, name=f"n{index}", product_type="parse_v2", parameters_json="{}"
+        )
+    seen, token = [], None
+    while True:
+        page, token = await products.list_configurations(
+            project_id=PROJECT, page_size=2, page_token=token
+        )
+        seen += [row.id for row in page]
+        if token is None:
+            break
+    assert len(seen) == len(set(seen)) == 5
+    parse_only, _ = await products.list_configurations(
+        project_id=PROJECT, product_types=["extract_v2"], page_size=10
+    )
+    assert [row.id for row in parse_only] == [other_type.id]
+    with pytest.raises(NotFoundError):
+        await products.get_configuration(first.id, project_id="proj-other")
+    with pytest.raises(ConfigError):
+        await products.update_configuration(
+            other_type.id, project_id=PROJECT, name="a", product_type="parse_v2",
+            parameters_json=None,
+        )  # fmt: skip
+    await products.delete_configuration(first.id, project_id=PROJECT)
+    with pytest.raises(NotFoundError):
+        await products.get_configuration(first.id, project_id=PROJECT)
+    with pytest.raises(ConfigError):
+        await products.list_configurations(project_id=PROJECT, page_size=2, page_token="x!")
+
+
+async def test_product_jobs_are_found_from_their_ids_and_listed(
+    store: Store, tmp_path: Path
+) -> None:
+    write_text_files(tmp_path / "docs", 5)
+    job = await _directory_job(store, tmp_path / "docs")
+    await store.list_page(job.id, cursor=0, limit=10)
+    products = ProductStore(store)
+    items = await products.items_of(job.id)
+    assert len(items) == 5
+    third = items[2]
+    key = parse_product_job_id(
+        ProductType.PARSE, product_job_id(ProductType.PARSE, job.id, third.ordinal)
+    )
+    assert key is not None
+    found_job, found_item = await products.find_product_job(
+        *key, project_id=PROJECT, job_type="parse"
+    )
+    assert (found_job.id, found_item.item_id) == (job.id, third.item_id)
+    with pytest.raises(NotFoundError):
+        await products.find_product_job(*key, project_id="proj-other", job_type="parse")
+    with pytest.raises(NotFoundError):
+        await products.find_product_job(*key, project_id=PROJECT, job_type="extract")
+    assert parse_product_job_id(ProductType.PARSE, "pjb-not-a-uuid") is None
+
+    listed, token = [], None
+    while True:
+        page, token = await products.list_product_jobs(
+            project_id=PROJECT,
+            where=ProductJobFilter(job_type="parse"),
+            page_size=2,
+            page_token=token,
+        )
+        listed += [item.item_id for _, item in page]
+        if token is None:
+            break
+    assert listed == [item.item_id for item in items]
+    picked, _ = await products.list_product_jobs(
+        project_id=PROJECT,
+        where=ProductJobFilter(job_type="parse", keys=[key]),
+        page_size=10,
+        page_token=None,
+    )
+    assert [item.item_id for _, item in picked] == [third.item_id]
+    batches, _ = await products.list_batches(
+        project_id=PROJECT,
+        where=BatchFilter(statuses=[JobStatus.RUNNING], source_directory_id=job.directory_id),
+        page_size=10,
+        page_token=None,
+    )
+    assert [b.id for b in batches] == [job.id]

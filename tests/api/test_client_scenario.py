@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+import httpx
 import llama_cloud
 import pytest
 
@@ -215,3 +216,33 @@ async def test_another_project_sees_nothing_of_the_first(api: Api, tmp_path: Pat
         await other.beta.batch.get_status(job.id, project_id=PROJECT_A)
     with pytest.raises(llama_cloud.PermissionDeniedError):
         await api.client.beta.batch.list(organization_id="org-someone-else")
+
+
+async def test_a_beta_job_reads_through_the_v2_api(api: Api, tmp_path: Path) -> None:
+    """The other direction of tests/api_v2: one core, two generations."""
+    folder = tmp_path / "docs"
+    write_text_files(folder, 3)
+    directory = await api.client.beta.directories.create(name="both")
+    names = await _upload_folder(api, directory.id, folder)
+    job = await api.client.beta.batch.create(job_config={}, directory_id=directory.id)
+    await _wait_terminal(api, job.id)
+    headers = {"Authorization": f"Bearer {api.key_a}"}
+    async with httpx.AsyncClient(base_url=api.base_url, headers=headers) as http:
+        batch = (await http.get(f"/api/v2/batches/{job.id}", params={"expand": "results"})).json()
+        assert batch["status"] == "COMPLETED"
+        assert batch["config"]["job"] == {"type": "parse_v2", "configuration_id": "inline"}
+        assert sorted(r["source_directory_file_id"] for r in batch["results"]) == sorted(names)
+        listed = (await http.get("/api/v2/batches")).json()
+        assert [b["id"] for b in listed["items"]] == [job.id]
+        for result in batch["results"]:
+            parse_id = result["job_reference"]["id"]
+            parsed = (
+                await http.get(f"/api/v2/parse/{parse_id}", params={"expand": "markdown,text"})
+            ).json()
+            assert parsed["job"]["status"] == "COMPLETED"
+            assert parsed["job"]["name"] == names[result["source_directory_file_id"]]
+            assert "This is the body of document number" in parsed["text_full"]
+        other = await http.get(
+            f"/api/v2/batches/{job.id}", headers={"Authorization": f"Bearer {api.key_b}"}
+        )
+        assert other.status_code == 404
