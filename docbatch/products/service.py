@@ -23,6 +23,7 @@ from docbatch.products.parameters import (
     RUNNABLE_PRODUCTS,
     AnyParameters,
     ProductType,
+    dump_parameters,
     load_parameters,
 )
 from docbatch.products.views import (
@@ -115,8 +116,12 @@ async def create_batch(
     )
     config, not_applied = job_config_of(parameters)
     request = BatchCreateRequest(job_config=config, directory_id=body.source_directory_id)
+    shown = dump_parameters(parameters)
+    for secret_bearing in ("webhook_configurations", "webhook_configuration_ids"):
+        shown.pop(secret_bearing, None)
     snapshot = {
         "job": body.config.job.model_dump(mode="json"),
+        "parameters": shown,
         "not_applied": not_applied,
     }
     try:
@@ -324,3 +329,90 @@ def parse_expand(values: list[str] | None) -> set[str]:
     for value in values or []:
         found |= {part.strip() for part in value.split(",") if part.strip()}
     return found
+
+
+def configuration_snapshot(job: JobRow) -> dict[str, Any]:
+    """The v2 parameters a job runs with: a v2 batch's as resolved at create time, a beta
+    job's read back from its inline config (classify rules, extract schema)."""
+    if job.batch_config_json:
+        shown = json.loads(job.batch_config_json).get("parameters")
+        if isinstance(shown, dict):
+            return shown
+    config = json.loads(job.config_json)
+    if job.job_type == JobType.CLASSIFY.value:
+        return {
+            "rules": config.get("rules", []),
+            "mode": "FAST",
+            "parsing_configuration": None,
+        }
+    if job.job_type == JobType.EXTRACT.value:
+        return {
+            "data_schema": config.get("data_schema", {}),
+            "system_prompt": config.get("system_prompt"),
+        }
+    return {}
+
+
+async def _output(store: Store, blobs: BlobStore, item: JobItemRow) -> dict[str, Any] | None:
+    if item.result_id is None:
+        return None
+    result = await store.get_result(item.result_id)
+    try:
+        document = json.loads(await blobs.read_bytes(result.output_location))
+    except (DocbatchError, ValueError):
+        return None
+    return document if isinstance(document, dict) else None
+
+
+async def extract_job_detail(
+    store: Store, blobs: BlobStore, job: JobRow, item: JobItemRow
+) -> dict[str, Any]:
+    """``GET /api/v2/extract/{id}``: the job with its configuration and extracted data."""
+    base = product_job(job, item)
+    output = await _output(store, blobs, item)
+    configuration = configuration_snapshot(job)
+    configuration.pop("product_type", None)
+    return {
+        "id": base.id,
+        "project_id": base.project_id,
+        "status": base.status,
+        "created_at": base.created_at,
+        "updated_at": base.updated_at,
+        "file_input": item.item_id,
+        "error_message": base.error_message,
+        "configuration": configuration,
+        "configuration_id": batch_config(job).job.configuration_id,
+        "extract_result": output.get("data") if output else None,
+        "extract_metadata": {"schema_name": output.get("schema_name")} if output else None,
+    }
+
+
+async def classify_job_detail(
+    store: Store, blobs: BlobStore, job: JobRow, item: JobItemRow
+) -> dict[str, Any]:
+    """``GET /api/v2/classify/{id}``: the job with its rules and the type it was given."""
+    base = product_job(job, item)
+    output = await _output(store, blobs, item)
+    configuration = configuration_snapshot(job)
+    configuration.pop("product_type", None)
+    result = None
+    if output is not None:
+        result = {
+            "type": output.get("type"),
+            "confidence": float(output.get("confidence") or 0.0),
+            "reasoning": str(output.get("reasoning") or ""),
+        }
+    return {
+        "id": base.id,
+        "project_id": base.project_id,
+        "status": base.status,
+        "created_at": base.created_at,
+        "updated_at": base.updated_at,
+        "document_input_type": "file_id",
+        "file_input": item.item_id,
+        "user_id": job.project_id,
+        "error_message": base.error_message,
+        "configuration": configuration,
+        "configuration_id": batch_config(job).job.configuration_id,
+        "result": result,
+    }
