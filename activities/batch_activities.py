@@ -16,7 +16,7 @@ from docbatch.messages import (
     StartJobInput,
     StartJobOutput,
 )
-from docbatch.models import JobStatus, load_job_config
+from docbatch.models import JobStatus
 from docbatch.settings import Settings
 from docbatch.store import Store
 
@@ -38,7 +38,7 @@ class BatchActivities:
         return shape.model_copy(
             update={
                 "max_concurrent_children": self._settings.max_concurrent_children,
-                "webhooks": bool(webhooks.targets_of(load_job_config(job.config_json))),
+                "webhooks": bool(webhooks.job_targets(job)),
                 "webhook_retry_hours": self._settings.webhook_retry_hours,
                 "webhook_initial_retry_seconds": self._settings.webhook_initial_retry_seconds,
                 "job_type": job.job_type,

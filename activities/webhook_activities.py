@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import httpx
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
@@ -9,7 +11,7 @@ from temporalio.exceptions import ApplicationError
 from docbatch import webhooks
 from docbatch.errors import ConfigError
 from docbatch.messages import DeliverWebhookInput, RecordEventInput, RecordEventOutput
-from docbatch.models import JobType, load_job_config
+from docbatch.products.views import batch_response
 from docbatch.settings import Settings
 from docbatch.store import Store
 from docbatch.views import job_model
@@ -29,17 +31,17 @@ class WebhookActivities:
     async def record_event(self, request: RecordEventInput) -> RecordEventOutput:
         """Snapshot the job for an event its endpoints subscribed to (idempotent)."""
         job = await self._store.get_job(request.job_id)
-        config = load_job_config(job.config_json)
-        name = webhooks.event_type(JobType(job.job_type), request.suffix)
+        name = webhooks.job_event_type(job, request.suffix)
         event_id = webhooks.event_id(job.id, request.suffix)
-        wanted = [t for t in webhooks.targets_of(config) if t.wants(name)]
+        wanted = [t for t in webhooks.job_targets(job) if t.wants(name)]
         if not wanted:
             return RecordEventOutput(event_id=event_id, targets=0)
-        payload = {
-            "event_id": event_id,
-            "event_type": name,
-            "job": job_model(job).model_dump(mode="json"),
-        }
+        payload: dict[str, Any] = {"event_id": event_id, "event_type": name}
+        if job.batch_config_json:
+            batch = batch_response(job).model_dump(mode="json")
+            payload |= {"batch_id": job.id, "status": batch["status"], "batch": batch}
+        else:
+            payload["job"] = job_model(job).model_dump(mode="json")
         await self._store.record_webhook_event(
             event_id=event_id, job_id=job.id, event_type=name, payload=payload
         )
@@ -50,11 +52,7 @@ class WebhookActivities:
         """POST the event to one endpoint; any failure is raised and retried with backoff."""
         event = await self._store.get_webhook_event(request.event_id)
         job = await self._store.get_job(event.job_id)
-        wanted = [
-            t
-            for t in webhooks.targets_of(load_job_config(job.config_json))
-            if t.wants(event.event_type)
-        ]
+        wanted = [t for t in webhooks.job_targets(job) if t.wants(event.event_type)]
         target = wanted[request.target_index]
         try:
             webhooks.check_target(

@@ -37,6 +37,7 @@ def directory_model(row: DirectoryRow) -> Directory:
         description=row.description,
         system_metadata=json.loads(row.system_metadata_json) if row.system_metadata_json else None,
         type=row.type,
+        connector_subscription_id=row.connector_subscription_id,
     )
 
 
@@ -90,6 +91,7 @@ async def create_directory(
         description=request.description,
         type=request.type or "user",
         system_metadata=request.system_metadata,
+        connector_subscription_id=request.connector_subscription_id,
     )
     return directory_model(row)
 

@@ -792,6 +792,7 @@ class DirectoryCreateRequest(_Request):
     description: str | None = None
     system_metadata: dict[str, Any] | None = None
     type: Literal["user", "ephemeral"] | None = None
+    connector_subscription_id: str | None = Field(default=None, min_length=1, max_length=128)
 
 
 class DirectoryUpdateRequest(_Request):
@@ -814,6 +815,7 @@ class Directory(_Response):
     description: str | None = None
     system_metadata: dict[str, Any] | None = None
     type: DirectoryType | None = None
+    connector_subscription_id: str | None = None
 
 
 FileMetadata = dict[str, str | int | float | bool | list[str] | None]

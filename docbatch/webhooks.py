@@ -2,7 +2,13 @@
 
 Each request carries ``X-Docbatch-Event-Id`` (stable across retries, so receivers can
 drop duplicates), ``X-Docbatch-Timestamp`` and ``X-Docbatch-Signature: sha256=<hex>``,
-the HMAC-SHA256 of ``"<timestamp>.<body>"`` with the deployment's webhook secret.
+the HMAC-SHA256 of ``"<timestamp>.<body>"`` with the deployment's webhook secret. An
+endpoint configured with its own ``webhook_signing_secret`` also gets the reference's
+``LC-Signature: sha256=<hex>``, the HMAC-SHA256 of the raw body with that secret.
+
+A beta job's endpoints come from its config (``parse.*``, ``extract.*``, ``classify.*``
+events); a v2 batch's were copied into its ``batch_config_json`` at create time
+(``batch.*`` events).
 """
 
 from __future__ import annotations
@@ -24,8 +30,15 @@ from urllib.parse import urlparse
 import httpx
 
 from docbatch.errors import ConfigError
-from docbatch.models import AnyJobConfig, BatchParseJobRecordCreate, ExtractJob, JobType
+from docbatch.models import (
+    AnyJobConfig,
+    BatchParseJobRecordCreate,
+    ExtractJob,
+    JobType,
+    load_job_config,
+)
 from docbatch.settings import Settings
+from docbatch.store.tables import JobRow
 
 EVENT_SUFFIXES = ("pending", "running", "success", "partial_success", "error", "cancelled")
 _EVENT_NAMESPACE = uuid.UUID("0f4bd5a2-8a55-4c52-93a3-8a36f1c7a0d5")
@@ -37,8 +50,31 @@ class WebhookTarget:
 
     url: str
     events: tuple[str, ...] | None = None
-    headers: dict[str, str] = field(default_factory=dict)
+    headers: dict[str, str] = field(default_factory=dict, repr=False)
     output_format: str = "string"
+    signing_secret: str | None = field(default=None, repr=False)
+
+    def as_json(self) -> dict[str, Any]:
+        """The endpoint as stored with a v2 batch."""
+        return {
+            "webhook_url": self.url,
+            "webhook_events": list(self.events) if self.events is not None else None,
+            "webhook_headers": self.headers,
+            "webhook_output_format": self.output_format,
+            "webhook_signing_secret": self.signing_secret,
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> WebhookTarget:
+        """An endpoint from its stored form (``as_json``, or a request's configuration)."""
+        events = data.get("webhook_events")
+        return cls(
+            url=str(data["webhook_url"]),
+            events=tuple(events) if events else None,
+            headers=dict(data.get("webhook_headers") or {}),
+            output_format=data.get("webhook_output_format") or "string",
+            signing_secret=data.get("webhook_signing_secret") or None,
+        )
 
     def wants(self, event_type: str) -> bool:
         """Whether this endpoint subscribed to ``event_type`` (no filter: every event)."""
@@ -70,6 +106,7 @@ def targets_of(config: AnyJobConfig) -> list[WebhookTarget]:
                         events=tuple(hook.webhook_events) if hook.webhook_events else None,
                         headers=dict(hook.webhook_headers or {}),
                         output_format=hook.webhook_output_format or "string",
+                        signing_secret=hook.webhook_signing_secret or None,
                     )
                 )
         if parameters.webhook_url:
@@ -78,6 +115,26 @@ def targets_of(config: AnyJobConfig) -> list[WebhookTarget]:
     if legacy and all(target.url != legacy for target in found):
         found.append(WebhookTarget(url=legacy))
     return found
+
+
+BATCH_EVENT_SUFFIX = {"partial_success": "success"}
+"""A v2 batch that ended with some files failed still sends ``batch.success``: it mapped
+every file to a job (the reference's meaning); per-file outcomes are in its results."""
+
+
+def job_targets(job: JobRow) -> list[WebhookTarget]:
+    """Every endpoint a job notifies: a v2 batch's copied ones, else its config's."""
+    if job.batch_config_json:
+        stored = json.loads(job.batch_config_json).get("webhooks") or []
+        return [WebhookTarget.from_json(hook) for hook in stored]
+    return targets_of(load_job_config(job.config_json))
+
+
+def job_event_type(job: JobRow, suffix: str) -> str:
+    """The event a job sends at ``suffix``: ``batch.*`` for a v2 batch, else by job type."""
+    if job.batch_config_json:
+        return f"batch.{BATCH_EVENT_SUFFIX.get(suffix, suffix)}"
+    return event_type(JobType(job.job_type), suffix)
 
 
 def check_target(url: str, *, allow_private: bool, resolve: bool = True) -> None:
@@ -148,6 +205,12 @@ def sign(secret: bytes, timestamp: str, body: bytes) -> str:
     return f"sha256={digest}"
 
 
+def lc_signature(signing_secret: str, body: bytes) -> str:
+    """The reference's ``LC-Signature``: ``sha256=<hex>`` HMAC-SHA256 of the raw body."""
+    digest = hmac.new(signing_secret.encode(), body, hashlib.sha256).hexdigest()
+    return f"sha256={digest}"
+
+
 class WebhookDeliveryError(RuntimeError):
     """The endpoint did not accept the event (retried with backoff)."""
 
@@ -178,6 +241,8 @@ async def deliver(
         "X-Docbatch-Timestamp": timestamp,
         "X-Docbatch-Signature": sign(secret, timestamp, body),
     }
+    if target.signing_secret:
+        headers["LC-Signature"] = lc_signature(target.signing_secret, body)
     try:
         response = await client.post(target.url, content=body, headers=headers)
     except httpx.HTTPError as exc:

@@ -14,7 +14,7 @@ from docbatch.api.deps import AppState
 from docbatch.api.errors import install_error_handlers
 from docbatch.api.metrics import HttpMetricsMiddleware
 from docbatch.api.metrics import router as metrics_router
-from docbatch.api.routes import batch, directories, health, v2
+from docbatch.api.routes import batch, batches_v2, configurations, directories, health, product_jobs
 from docbatch.api.temporal_clients import TemporalClients
 from docbatch.auth import ensure_key
 from docbatch.blobs import BlobStore
@@ -74,5 +74,7 @@ def create_app(settings: Settings | None = None, *, client: Client | None = None
     app.include_router(metrics_router)
     app.include_router(batch.router)
     app.include_router(directories.router)
-    app.include_router(v2.router)
+    app.include_router(configurations.router)
+    app.include_router(batches_v2.router)
+    app.include_router(product_jobs.router)
     return app

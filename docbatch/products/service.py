@@ -19,32 +19,27 @@ from docbatch.errors import ConfigError, DocbatchError, NotFoundError
 from docbatch.models import BatchCreateRequest, JobType
 from docbatch.products.jobs import job_config_of, parse_preset, product_job_id
 from docbatch.products.parameters import (
-    PRODUCT_OF_JOB_TYPE,
     RUNNABLE_PRODUCTS,
     AnyParameters,
+    ParseV2Parameters,
     ProductType,
     dump_parameters,
     load_parameters,
 )
 from docbatch.products.views import (
-    BatchConfig,
     BatchCreate,
-    BatchJobConfig,
-    BatchResponse,
-    BatchResult,
     ConfigurationResponse,
-    JobReference,
     ProductJob,
-    batch_status,
+    WebhookConfigResponse,
+    batch_config,
+    product_of,
     product_status,
 )
 from docbatch.settings import Settings
 from docbatch.store import Store
 from docbatch.store.products import BATCH_PREFIX, ProductStore
-from docbatch.store.tables import ConfigurationRow, JobItemRow, JobRow
-
-INLINE_CONFIGURATION = "inline"
-"""The ``configuration_id`` a beta job shows through the v2 API (its config is inline)."""
+from docbatch.store.tables import ConfigurationRow, JobItemRow, JobRow, WebhookConfigRow
+from docbatch.webhooks import WebhookTarget, check_target
 
 
 def configuration_response(row: ConfigurationRow) -> ConfigurationResponse:
@@ -101,20 +96,12 @@ async def create_batch(
             "extract_v2 and classify_v2",
             field="config.job.type",
         )
-    if body.webhook_configurations or body.webhook_configuration_ids:
-        field = "webhook_configurations" if body.webhook_configurations else (
-            "webhook_configuration_ids"
-        )  # fmt: skip
-        raise ConfigError(
-            "webhooks on v2 batches are not delivered yet (batch.* events); "
-            "use the beta API's webhook_configurations meanwhile",
-            field=field,
-        )
     products = ProductStore(store)
     parameters = await resolve_configuration(
         products, body.config.job.configuration_id, project_id=project_id, product=product
     )
     config, not_applied = job_config_of(parameters)
+    hooks = await batch_webhooks(products, body, parameters, settings, project_id=project_id)
     request = BatchCreateRequest(job_config=config, directory_id=body.source_directory_id)
     shown = dump_parameters(parameters)
     for secret_bearing in ("webhook_configurations", "webhook_configuration_ids"):
@@ -123,6 +110,7 @@ async def create_batch(
         "job": body.config.job.model_dump(mode="json"),
         "parameters": shown,
         "not_applied": not_applied,
+        "webhooks": [hook.as_json() for hook in hooks],
     }
     try:
         return await service.create_job(
@@ -141,13 +129,55 @@ async def create_batch(
         raise
 
 
-def batch_config(job: JobRow) -> BatchConfig:
-    """The ``config`` a job shows: a v2 batch's as submitted; a beta job's as ``inline``."""
-    if job.batch_config_json:
-        return BatchConfig(job=BatchJobConfig(**json.loads(job.batch_config_json)["job"]))
-    product = PRODUCT_OF_JOB_TYPE[JobType(job.job_type)]
-    job_config = BatchJobConfig(type=product.value, configuration_id=INLINE_CONFIGURATION)
-    return BatchConfig(job=job_config)
+async def batch_webhooks(
+    products: ProductStore,
+    body: BatchCreate,
+    parameters: AnyParameters,
+    settings: Settings,
+    *,
+    project_id: str,
+) -> list[WebhookTarget]:
+    """The endpoints a batch notifies, copied now: its inline ones, the saved ones it
+    names, and those its parse configuration names."""
+    inline: list[tuple[str, dict[str, Any]]] = [
+        (f"webhook_configurations.{index}", hook.model_dump())
+        for index, hook in enumerate(body.webhook_configurations or [])
+    ]
+    ids = list(body.webhook_configuration_ids or [])
+    if isinstance(parameters, ParseV2Parameters):
+        inline += [
+            (f"parameters.webhook_configurations.{index}", hook.model_dump())
+            for index, hook in enumerate(parameters.webhook_configurations or [])
+        ]
+        ids += parameters.webhook_configuration_ids or []
+    saved = {row.id: row for row in await products.get_webhook_configs(ids, project_id=project_id)}
+    missing = [config_id for config_id in ids if config_id not in saved]
+    if missing:
+        raise ConfigError(
+            f"webhook configuration {missing[0]} not found", field="webhook_configuration_ids"
+        )
+    targets = []
+    for field, hook in inline:
+        if not hook.get("webhook_url"):
+            raise ConfigError("webhook_url is required", field=f"{field}.webhook_url")
+        targets.append(WebhookTarget.from_json(hook))
+    targets += [webhook_target(saved[config_id]) for config_id in dict.fromkeys(ids)]
+    for target in targets:
+        check_target(
+            target.url, allow_private=settings.webhook_allow_private_targets, resolve=False
+        )
+    return targets
+
+
+def webhook_target(row: WebhookConfigRow) -> WebhookTarget:
+    """A saved webhook configuration as an endpoint."""
+    return WebhookTarget(
+        url=row.webhook_url,
+        events=tuple(json.loads(row.events_json)) if row.events_json else None,
+        headers=json.loads(row.headers_json) if row.headers_json else {},
+        output_format=row.output_format or "string",
+        signing_secret=row.signing_secret,
+    )
 
 
 def not_applied_of(job: JobRow) -> list[str]:
@@ -155,39 +185,6 @@ def not_applied_of(job: JobRow) -> list[str]:
     if not job.batch_config_json:
         return []
     return list(json.loads(job.batch_config_json).get("not_applied", []))
-
-
-def product_of(job: JobRow) -> ProductType:
-    """The product a job's items are jobs of."""
-    return PRODUCT_OF_JOB_TYPE[JobType(job.job_type)]
-
-
-def batch_response(job: JobRow, items: list[JobItemRow] | None = None) -> BatchResponse:
-    """A job in the v2 batch shape; ``items`` expands ``results``."""
-    if job.directory_id is None:
-        raise NotFoundError(f"batch {job.id} not found")
-    results = None
-    if items is not None:
-        product = product_of(job)
-        results = [
-            BatchResult(
-                source_directory_file_id=item.item_id,
-                job_reference=JobReference(
-                    type=product.value, id=product_job_id(product, job.id, item.ordinal)
-                ),
-            )
-            for item in items
-        ]
-    return BatchResponse(
-        id=job.id,
-        config=batch_config(job),
-        project_id=job.project_id,
-        source_directory_id=job.directory_id,
-        status=batch_status(job),
-        created_at=job.created_at,
-        updated_at=job.updated_at,
-        results=results,
-    )
 
 
 def _tier_of(job: JobRow) -> str | None:
@@ -416,3 +413,24 @@ async def classify_job_detail(
         "configuration_id": batch_config(job).job.configuration_id,
         "result": result,
     }
+
+
+REDACTED_HEADER = "[redacted]"
+
+
+def webhook_config_response(row: WebhookConfigRow) -> WebhookConfigResponse:
+    """A saved webhook configuration as the reference shows it, secrets withheld: the
+    signing secret only as ``has_secret``, header names without their values."""
+    headers = json.loads(row.headers_json) if row.headers_json else None
+    return WebhookConfigResponse(
+        id=row.id,
+        has_secret=bool(row.signing_secret),
+        tenant_id=row.project_id,
+        tenant_type="project",
+        webhook_url=row.webhook_url,
+        webhook_events=json.loads(row.events_json) if row.events_json else None,
+        webhook_headers=dict.fromkeys(headers, REDACTED_HEADER) if headers else headers,
+        webhook_output_format=row.output_format,
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+    )

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 from typing import Any, Generic, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from docbatch.models import ItemStatus, JobStatus
-from docbatch.products.jobs import V2_BATCH_STATUS, V2_PRODUCT_STATUS
-from docbatch.products.parameters import Parameters, ProductType
+from docbatch.errors import NotFoundError
+from docbatch.models import ItemStatus, JobStatus, JobType
+from docbatch.products.jobs import V2_BATCH_STATUS, V2_PRODUCT_STATUS, product_job_id
+from docbatch.products.parameters import PRODUCT_OF_JOB_TYPE, Parameters, ProductType
 from docbatch.store.tables import JobItemRow, JobRow
 
 T = TypeVar("T")
@@ -65,9 +67,22 @@ class BatchConfig(_Body):
     job: BatchJobConfig
 
 
+WebhookEventV2 = Literal[
+    "batch.cancelled", "batch.error", "batch.pending", "batch.running", "batch.success",
+    "classify.cancelled", "classify.error", "classify.partial_success", "classify.pending",
+    "classify.running", "classify.success", "extract.cancelled", "extract.error",
+    "extract.partial_success", "extract.pending", "extract.success", "parse.cancelled",
+    "parse.error", "parse.partial_success", "parse.pending", "parse.running", "parse.success",
+    "sheets.cancelled", "sheets.error", "sheets.partial_success", "sheets.pending",
+    "sheets.success", "split.cancelled", "split.error", "split.pending", "split.processing",
+    "split.success", "unmapped_event", "verify.cancelled", "verify.error", "verify.pending",
+    "verify.running", "verify.success",
+]  # fmt: skip
+
+
 class InlineWebhook(_Body):
     webhook_url: str | None = Field(default=None, max_length=2048)
-    webhook_events: list[str] | None = None
+    webhook_events: list[WebhookEventV2] | None = Field(default=None, min_length=1)
     webhook_headers: dict[str, str] | None = None
     webhook_output_format: Literal["json", "string"] | None = None
     webhook_signing_secret: str | None = Field(default=None, max_length=512)
@@ -137,3 +152,87 @@ def product_status(item: JobItemRow) -> ProductJobStatus:
 class ProductJobDeleted(BaseModel):
     id: str
     deleted: bool = True
+
+
+# ------------------------------------------------------------ webhook configs
+
+
+class WebhookConfigCreate(_Body):
+    webhook_url: str = Field(min_length=1, max_length=2048)
+    webhook_events: list[WebhookEventV2] | None = Field(default=None, min_length=1)
+    webhook_headers: dict[str, str] | None = None
+    webhook_output_format: Literal["json", "string"] | None = None
+    webhook_signing_secret: str | None = Field(default=None, min_length=1, max_length=512)
+
+
+class WebhookConfigUpdate(_Body):
+    webhook_url: str | None = Field(default=None, min_length=1, max_length=2048)
+    webhook_events: list[WebhookEventV2] | None = Field(default=None, min_length=1)
+    webhook_headers: dict[str, str] | None = None
+    webhook_output_format: Literal["json", "string"] | None = None
+    webhook_signing_secret: str | None = Field(default=None, min_length=1, max_length=512)
+
+
+class WebhookConfigResponse(BaseModel):
+    id: str
+    has_secret: bool
+    tenant_id: str
+    tenant_type: Literal["project"] = "project"
+    webhook_url: str
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
+    webhook_events: list[str] | None = None
+    webhook_headers: dict[str, str] | None = None
+    webhook_output_format: Literal["json", "string"] | None = None
+
+
+class WebhookConfigPage(CursorPage[WebhookConfigResponse]):
+    total_size: int | None = None
+
+
+# ---------------------------------------------------------- jobs as batches
+
+INLINE_CONFIGURATION = "inline"
+"""The ``configuration_id`` a beta job shows through the v2 API (its config is inline)."""
+
+
+def batch_config(job: JobRow) -> BatchConfig:
+    """The ``config`` a job shows: a v2 batch's as submitted; a beta job's as ``inline``."""
+    if job.batch_config_json:
+        return BatchConfig(job=BatchJobConfig(**json.loads(job.batch_config_json)["job"]))
+    product = PRODUCT_OF_JOB_TYPE[JobType(job.job_type)]
+    job_config = BatchJobConfig(type=product.value, configuration_id=INLINE_CONFIGURATION)
+    return BatchConfig(job=job_config)
+
+
+def product_of(job: JobRow) -> ProductType:
+    """The product a job's items are jobs of."""
+    return PRODUCT_OF_JOB_TYPE[JobType(job.job_type)]
+
+
+def batch_response(job: JobRow, items: list[JobItemRow] | None = None) -> BatchResponse:
+    """A job in the v2 batch shape; ``items`` expands ``results``."""
+    if job.directory_id is None:
+        raise NotFoundError(f"batch {job.id} not found")
+    results = None
+    if items is not None:
+        product = product_of(job)
+        results = [
+            BatchResult(
+                source_directory_file_id=item.item_id,
+                job_reference=JobReference(
+                    type=product.value, id=product_job_id(product, job.id, item.ordinal)
+                ),
+            )
+            for item in items
+        ]
+    return BatchResponse(
+        id=job.id,
+        config=batch_config(job),
+        project_id=job.project_id,
+        source_directory_id=job.directory_id,
+        status=batch_status(job),
+        created_at=job.created_at,
+        updated_at=job.updated_at,
+        results=results,
+    )

@@ -20,9 +20,10 @@ from docbatch.errors import ConfigError, NotFoundError
 from docbatch.ids import new_id
 from docbatch.models import ItemStatus, JobStatus
 from docbatch.store.repository import Store, utcnow
-from docbatch.store.tables import ConfigurationRow, JobItemRow, JobRow
+from docbatch.store.tables import ConfigurationRow, JobItemRow, JobRow, WebhookConfigRow
 
 CONFIGURATION_PREFIX = "cfg"
+WEBHOOK_CONFIG_PREFIX = "whc"
 BATCH_PREFIX = "bat"
 JOB_PREFIXES = ("bat", "bjb")
 
@@ -205,6 +206,96 @@ class ProductStore:
                 raise NotFoundError(f"configuration {config_id} not found")
             await session.delete(row)
 
+    # ------------------------------------------------------- webhook configs
+
+    async def add_webhook_config(self, row: WebhookConfigRow) -> WebhookConfigRow:
+        """Store a new webhook configuration."""
+        async with self._store.writing() as session:
+            session.add(row)
+        return row
+
+    async def get_webhook_config(self, config_id: str, *, project_id: str) -> WebhookConfigRow:
+        """A webhook configuration of the project; ``NotFoundError`` otherwise."""
+        async with self._store.reading() as session:
+            row = await session.get(WebhookConfigRow, config_id)
+        if row is None or row.project_id != project_id:
+            raise NotFoundError(f"webhook configuration {config_id} not found")
+        return row
+
+    async def get_webhook_configs(
+        self, config_ids: Sequence[str], *, project_id: str
+    ) -> list[WebhookConfigRow]:
+        """The project's webhook configurations among ``config_ids`` (unknown ones left out)."""
+        if not config_ids:
+            return []
+        async with self._store.reading() as session:
+            rows = await session.scalars(
+                select(WebhookConfigRow).where(
+                    WebhookConfigRow.id.in_(list(config_ids)),
+                    WebhookConfigRow.project_id == project_id,
+                )
+            )
+            return list(rows)
+
+    async def update_webhook_config(
+        self, config_id: str, *, project_id: str, changes: dict[str, Any]
+    ) -> WebhookConfigRow:
+        """Set the given columns of a webhook configuration."""
+        async with self._store.writing() as session:
+            row = await session.get(WebhookConfigRow, config_id)
+            if row is None or row.project_id != project_id:
+                raise NotFoundError(f"webhook configuration {config_id} not found")
+            for name, value in changes.items():
+                setattr(row, name, value)
+            row.updated_at = utcnow()
+            return row
+
+    async def list_webhook_configs(
+        self, *, project_id: str, page_size: int, page_token: str | None = None
+    ) -> tuple[list[WebhookConfigRow], str | None]:
+        """A page of the project's webhook configurations, newest first."""
+        conditions: list[Any] = [WebhookConfigRow.project_id == project_id]
+        if page_token:
+            created, last_id = decode_token(page_token, 2)
+            when = _when(created)
+            conditions.append(
+                or_(
+                    WebhookConfigRow.created_at < when,
+                    and_(WebhookConfigRow.created_at == when, WebhookConfigRow.id < str(last_id)),
+                )
+            )
+        async with self._store.reading() as session:
+            rows = list(
+                await session.scalars(
+                    select(WebhookConfigRow)
+                    .where(*conditions)
+                    .order_by(WebhookConfigRow.created_at.desc(), WebhookConfigRow.id.desc())
+                    .limit(page_size + 1)
+                )
+            )
+        more = len(rows) > page_size
+        rows = rows[:page_size]
+        token = encode_token(rows[-1].created_at, rows[-1].id) if more else None
+        return rows, token
+
+    async def count_webhook_configs(self, *, project_id: str) -> int:
+        """How many webhook configurations the project has."""
+        async with self._store.reading() as session:
+            count = await session.scalar(
+                select(func.count())
+                .select_from(WebhookConfigRow)
+                .where(WebhookConfigRow.project_id == project_id)
+            )
+        return int(count or 0)
+
+    async def delete_webhook_config(self, config_id: str, *, project_id: str) -> None:
+        """Remove a webhook configuration (batches keep the endpoints they copied)."""
+        async with self._store.writing() as session:
+            row = await session.get(WebhookConfigRow, config_id)
+            if row is None or row.project_id != project_id:
+                raise NotFoundError(f"webhook configuration {config_id} not found")
+            await session.delete(row)
+
     # ------------------------------------------------------------ batches (v2)
 
     async def list_batches(
@@ -324,14 +415,6 @@ class ProductStore:
             job, item = rows[-1]
             token = encode_token(job.created_at, job.id, item.ordinal)
         return rows, token
-
-    async def count_items(self, job_id: str) -> int:
-        """How many items a job has listed."""
-        async with self._store.reading() as session:
-            count = await session.scalar(
-                select(func.count()).select_from(JobItemRow).where(JobItemRow.job_id == job_id)
-            )
-        return int(count or 0)
 
 
 def _job_key_matches(key: str) -> Any:

@@ -230,6 +230,7 @@ class Store:
         description: str | None = None,
         type: str = "user",
         system_metadata: dict[str, Any] | None = None,
+        connector_subscription_id: str | None = None,
     ) -> DirectoryRow:
         """A new, empty directory."""
         now = utcnow()
@@ -240,6 +241,7 @@ class Store:
             description=description,
             type=type,
             system_metadata_json=_json_or_none(system_metadata),
+            connector_subscription_id=connector_subscription_id,
             created_at=now,
             updated_at=now,
         )

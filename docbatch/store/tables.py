@@ -61,6 +61,8 @@ class DirectoryRow(Base):
     source_path: Mapped[str | None] = mapped_column(Text)
     type: Mapped[str] = mapped_column(String(16), default="user", server_default="user")
     system_metadata_json: Mapped[str | None] = mapped_column(Text)
+    connector_subscription_id: Mapped[str | None] = mapped_column(String(128))
+    """The client's data-connector subscription (``llama-cloud`` ≥ 2.14); kept, not used."""
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
     deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
@@ -159,6 +161,28 @@ class ConfigurationRow(Base):
         UniqueConstraint("project_id", "name", "product_type", name="uq_configuration_name"),
         Index("ix_configurations_project_created", "project_id", "created_at"),
     )
+
+
+class WebhookConfigRow(Base):
+    """A saved webhook endpoint (``/api/v1/beta/webhook-configs``) batches can name.
+
+    ``signing_secret`` is write-only in the API (``has_secret``); header values are
+    never shown either.
+    """
+
+    __tablename__ = "webhook_configs"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    project_id: Mapped[str] = mapped_column(String(64))
+    webhook_url: Mapped[str] = mapped_column(Text)
+    events_json: Mapped[str | None] = mapped_column(Text)
+    headers_json: Mapped[str | None] = mapped_column(Text)
+    output_format: Mapped[str | None] = mapped_column(String(16))
+    signing_secret: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+    __table_args__ = (Index("ix_webhook_configs_project_created", "project_id", "created_at"),)
 
 
 class JobItemRow(Base):

@@ -151,7 +151,9 @@ async def test_preset_list_filters_and_paging(api: Api, tmp_path: Path) -> None:
     client = api.client
     write_text_files(tmp_path / "a", 3)
     write_text_files(tmp_path / "b", 2)
-    first = await client.beta.directories.create(name="a")
+    first = await client.beta.directories.create(name="a", connector_subscription_id="sub-1")
+    assert first.connector_subscription_id == "sub-1"
+    assert (await client.beta.directories.get(first.id)).connector_subscription_id == "sub-1"
     second = await client.beta.directories.create(name="b")
     await _upload_folder(api, first.id, tmp_path / "a")
     await _upload_folder(api, second.id, tmp_path / "b")

@@ -1,4 +1,4 @@
-"""saved product configurations; a job remembers the v2 batch config it was created from
+"""saved product and webhook configurations; a job keeps the v2 batch config it came from
 
 Revision ID: 0006
 Revises: 0005
@@ -34,11 +34,35 @@ def upgrade() -> None:
         batch_op.create_index(
             "ix_configurations_project_created", ["project_id", "created_at"], unique=False
         )
+    op.create_table(
+        "webhook_configs",
+        sa.Column("id", sa.String(length=64), nullable=False),
+        sa.Column("project_id", sa.String(length=64), nullable=False),
+        sa.Column("webhook_url", sa.Text(), nullable=False),
+        sa.Column("events_json", sa.Text(), nullable=True),
+        sa.Column("headers_json", sa.Text(), nullable=True),
+        sa.Column("output_format", sa.String(length=16), nullable=True),
+        sa.Column("signing_secret", sa.Text(), nullable=True),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("id"),
+    )
+    with op.batch_alter_table("webhook_configs", schema=None) as batch_op:
+        batch_op.create_index(
+            "ix_webhook_configs_project_created", ["project_id", "created_at"], unique=False
+        )
     with op.batch_alter_table("jobs", schema=None) as batch_op:
         batch_op.add_column(sa.Column("batch_config_json", sa.Text(), nullable=True))
+    with op.batch_alter_table("directories", schema=None) as batch_op:
+        batch_op.add_column(
+            sa.Column("connector_subscription_id", sa.String(length=128), nullable=True)
+        )
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("directories", schema=None) as batch_op:
+        batch_op.drop_column("connector_subscription_id")
     with op.batch_alter_table("jobs", schema=None) as batch_op:
         batch_op.drop_column("batch_config_json")
+    op.drop_table("webhook_configs")
     op.drop_table("configurations")
