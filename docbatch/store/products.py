@@ -11,7 +11,7 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import and_, func, or_, select
 from sqlalchemy.exc import IntegrityError
@@ -170,33 +170,14 @@ class ProductStore:
         page_token: str | None = None,
     ) -> tuple[list[ConfigurationRow], str | None]:
         """A page of the project's configurations, newest first, and the next token."""
-        conditions = [ConfigurationRow.project_id == project_id]
+        conditions: list[Any] = [ConfigurationRow.project_id == project_id]
         if name is not None:
             conditions.append(ConfigurationRow.name == name)
         if product_types:
             conditions.append(ConfigurationRow.product_type.in_(list(product_types)))
-        if page_token:
-            created, last_id = decode_token(page_token, 2)
-            when = _when(created)
-            conditions.append(
-                or_(
-                    ConfigurationRow.created_at < when,
-                    and_(ConfigurationRow.created_at == when, ConfigurationRow.id < str(last_id)),
-                )
-            )
-        async with self._store.reading() as session:
-            rows = list(
-                await session.scalars(
-                    select(ConfigurationRow)
-                    .where(*conditions)
-                    .order_by(ConfigurationRow.created_at.desc(), ConfigurationRow.id.desc())
-                    .limit(page_size + 1)
-                )
-            )
-        more = len(rows) > page_size
-        rows = rows[:page_size]
-        token = encode_token(rows[-1].created_at, rows[-1].id) if more else None
-        return rows, token
+        return await _newest_first(
+            self._store, ConfigurationRow, conditions, page_size=page_size, page_token=page_token
+        )
 
     async def delete_configuration(self, config_id: str, *, project_id: str) -> None:
         """Remove a configuration (batches created from it keep running as they were)."""
@@ -255,28 +236,9 @@ class ProductStore:
     ) -> tuple[list[WebhookConfigRow], str | None]:
         """A page of the project's webhook configurations, newest first."""
         conditions: list[Any] = [WebhookConfigRow.project_id == project_id]
-        if page_token:
-            created, last_id = decode_token(page_token, 2)
-            when = _when(created)
-            conditions.append(
-                or_(
-                    WebhookConfigRow.created_at < when,
-                    and_(WebhookConfigRow.created_at == when, WebhookConfigRow.id < str(last_id)),
-                )
-            )
-        async with self._store.reading() as session:
-            rows = list(
-                await session.scalars(
-                    select(WebhookConfigRow)
-                    .where(*conditions)
-                    .order_by(WebhookConfigRow.created_at.desc(), WebhookConfigRow.id.desc())
-                    .limit(page_size + 1)
-                )
-            )
-        more = len(rows) > page_size
-        rows = rows[:page_size]
-        token = encode_token(rows[-1].created_at, rows[-1].id) if more else None
-        return rows, token
+        return await _newest_first(
+            self._store, WebhookConfigRow, conditions, page_size=page_size, page_token=page_token
+        )
 
     async def count_webhook_configs(self, *, project_id: str) -> int:
         """How many webhook configurations the project has."""
@@ -313,28 +275,9 @@ class ProductStore:
             conditions.append(JobRow.created_at >= where.created_on_or_after)
         if where.created_on_or_before is not None:
             conditions.append(JobRow.created_at <= where.created_on_or_before)
-        if page_token:
-            created, last_id = decode_token(page_token, 2)
-            when = _when(created)
-            conditions.append(
-                or_(
-                    JobRow.created_at < when,
-                    and_(JobRow.created_at == when, JobRow.id < str(last_id)),
-                )
-            )
-        async with self._store.reading() as session:
-            rows = list(
-                await session.scalars(
-                    select(JobRow)
-                    .where(*conditions)
-                    .order_by(JobRow.created_at.desc(), JobRow.id.desc())
-                    .limit(page_size + 1)
-                )
-            )
-        more = len(rows) > page_size
-        rows = rows[:page_size]
-        token = encode_token(rows[-1].created_at, rows[-1].id) if more else None
-        return rows, token
+        return await _newest_first(
+            self._store, JobRow, conditions, page_size=page_size, page_token=page_token
+        )
 
     async def items_of(self, job_id: str) -> list[JobItemRow]:
         """Every item a job has listed so far, in order."""
@@ -415,6 +358,40 @@ class ProductStore:
             job, item = rows[-1]
             token = encode_token(job.created_at, job.id, item.ordinal)
         return rows, token
+
+
+Row = TypeVar("Row", ConfigurationRow, WebhookConfigRow, JobRow)
+
+
+async def _newest_first(
+    store: Store,
+    model: type[Row],
+    conditions: list[Any],
+    *,
+    page_size: int,
+    page_token: str | None,
+) -> tuple[list[Row], str | None]:
+    """A keyset page of rows, newest first by (``created_at``, ``id``), and the next token."""
+    if page_token:
+        created, last_id = decode_token(page_token, 2)
+        when = _when(created)
+        conditions = [
+            *conditions,
+            or_(model.created_at < when, and_(model.created_at == when, model.id < str(last_id))),
+        ]
+    async with store.reading() as session:
+        rows = list(
+            await session.scalars(
+                select(model)
+                .where(*conditions)
+                .order_by(model.created_at.desc(), model.id.desc())
+                .limit(page_size + 1)
+            )
+        )
+    more = len(rows) > page_size
+    rows = rows[:page_size]
+    token = encode_token(rows[-1].created_at, rows[-1].id) if more else None
+    return rows, token
 
 
 def _job_key_matches(key: str) -> Any:

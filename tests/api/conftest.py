@@ -10,6 +10,7 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -72,6 +73,18 @@ async def serve_on(app: Any, port: int) -> AsyncIterator[str]:
 
 
 ApiFactory = Callable[..., contextlib.AbstractAsyncContextManager[Api]]
+
+
+async def upload_folder(api: Api, directory_id: str, folder: Path) -> dict[str, str]:
+    """Upload every file of ``folder`` with the official client; ``{file id: name}``."""
+    names = {}
+    for path in sorted(p for p in folder.iterdir() if p.is_file()):
+        with path.open("rb") as handle:
+            uploaded = await api.client.beta.directories.files.upload(
+                directory_id, upload_file=handle
+            )
+        names[uploaded.id] = uploaded.display_name
+    return names
 
 
 @pytest.fixture

@@ -11,23 +11,12 @@ import httpx
 import llama_cloud
 import pytest
 
-from tests.api.conftest import PROJECT_A, Api, ApiFactory
+from tests.api.conftest import PROJECT_A, Api, ApiFactory, upload_folder
 from tests.conftest import CORPUS
 from tests.engine_doubles import slow_engine
 from tests.workflows.helpers import write_text_files
 
 TERMINAL = {"completed", "failed", "cancelled"}
-
-
-async def _upload_folder(api: Api, directory_id: str, folder: Path) -> dict[str, str]:
-    names = {}
-    for path in sorted(p for p in folder.iterdir() if p.is_file()):
-        with path.open("rb") as handle:
-            uploaded = await api.client.beta.directories.files.upload(
-                directory_id, upload_file=handle
-            )
-        names[uploaded.id] = uploaded.display_name
-    return names
 
 
 async def _wait_terminal(api: Api, job_id: str, timeout: float = 180) -> Any:
@@ -46,7 +35,7 @@ async def test_parse_the_corpus_through_the_official_client(api: Api) -> None:
     client = api.client
     directory = await client.beta.directories.create(name="corpus", project_id=PROJECT_A)
     assert directory.project_id == PROJECT_A
-    names = await _upload_folder(api, directory.id, CORPUS)
+    names = await upload_folder(api, directory.id, CORPUS)
     listed = [f async for f in client.beta.directories.files.list(directory.id, page_size=7)]
     assert sorted(f.id for f in listed) == sorted(names)
 
@@ -111,7 +100,7 @@ async def test_item_ids_mode_and_classify_with_rules(api: Api, tmp_path: Path) -
     )
     (folder / "other.txt").write_text("Not part of this job.\n")
     directory = await client.beta.directories.create(name="mixed")
-    uploaded = await _upload_folder(api, directory.id, folder)
+    uploaded = await upload_folder(api, directory.id, folder)
     chosen = [fid for fid, name in uploaded.items() if name != "other.txt"]
 
     job = await client.beta.batch.create(
@@ -151,7 +140,7 @@ async def test_cancel_a_running_job(make_api: ApiFactory, tmp_path: Path) -> Non
     async with make_api(engine=slow_engine, max_concurrent_children=3) as api:
         client = api.client
         directory = await client.beta.directories.create(name="slow")
-        await _upload_folder(api, directory.id, folder)
+        await upload_folder(api, directory.id, folder)
         job = await client.beta.batch.create(job_config={}, directory_id=directory.id)
 
         async def some_done() -> bool:
@@ -186,7 +175,7 @@ async def test_another_project_sees_nothing_of_the_first(api: Api, tmp_path: Pat
     folder = tmp_path / "docs"
     write_text_files(folder, 2)
     directory = await api.client.beta.directories.create(name="private")
-    uploaded = await _upload_folder(api, directory.id, folder)
+    uploaded = await upload_folder(api, directory.id, folder)
     job = await api.client.beta.batch.create(job_config={}, directory_id=directory.id)
     await _wait_terminal(api, job.id)
     item_id = next(iter(uploaded))
@@ -223,7 +212,7 @@ async def test_a_beta_job_reads_through_the_v2_api(api: Api, tmp_path: Path) -> 
     folder = tmp_path / "docs"
     write_text_files(folder, 3)
     directory = await api.client.beta.directories.create(name="both")
-    names = await _upload_folder(api, directory.id, folder)
+    names = await upload_folder(api, directory.id, folder)
     job = await api.client.beta.batch.create(job_config={}, directory_id=directory.id)
     await _wait_terminal(api, job.id)
     headers = {"Authorization": f"Bearer {api.key_a}"}

@@ -13,23 +13,12 @@ import httpx
 import llama_cloud
 import pytest
 
-from tests.api.conftest import Api, ApiFactory
+from tests.api.conftest import Api, ApiFactory, upload_folder
 from tests.conftest import CORPUS
 from tests.engine_doubles import slow_engine
 from tests.workflows.helpers import write_text_files
 
 TERMINAL = {"COMPLETED", "FAILED", "CANCELLED"}
-
-
-async def _upload_folder(api: Api, directory_id: str, folder: Path) -> dict[str, str]:
-    names = {}
-    for path in sorted(p for p in folder.iterdir() if p.is_file()):
-        with path.open("rb") as handle:
-            uploaded = await api.client.beta.directories.files.upload(
-                directory_id, upload_file=handle
-            )
-        names[uploaded.id] = uploaded.display_name
-    return names
 
 
 async def _wait_terminal(api: Api, batch_id: str, timeout: float = 240) -> Any:
@@ -81,7 +70,7 @@ async def test_parse_the_corpus_with_a_saved_configuration(api: Api) -> None:
     assert fetched.parameters.processing_options.forms == "enrich"  # type: ignore[union-attr]
 
     directory = await client.beta.directories.create(name="corpus")
-    names = await _upload_folder(api, directory.id, CORPUS)
+    names = await upload_folder(api, directory.id, CORPUS)
     batch = await client.batches.create(
         config={"job": {"type": "parse_v2", "configuration_id": configuration.id}},
         source_directory_id=directory.id,
@@ -155,8 +144,8 @@ async def test_preset_list_filters_and_paging(api: Api, tmp_path: Path) -> None:
     assert first.connector_subscription_id == "sub-1"
     assert (await client.beta.directories.get(first.id)).connector_subscription_id == "sub-1"
     second = await client.beta.directories.create(name="b")
-    await _upload_folder(api, first.id, tmp_path / "a")
-    await _upload_folder(api, second.id, tmp_path / "b")
+    await upload_folder(api, first.id, tmp_path / "a")
+    await upload_folder(api, second.id, tmp_path / "b")
     before = datetime.now(UTC) - timedelta(seconds=1)
     one = await client.batches.create(
         config={"job": {"type": "parse_v2", "configuration_id": "cfg-PARSE_AGENTIC"}},
@@ -192,7 +181,7 @@ async def test_cancel_a_running_batch(make_api: ApiFactory, tmp_path: Path) -> N
     async with make_api(engine=slow_engine, max_concurrent_children=3) as api:
         client = api.client
         directory = await client.beta.directories.create(name="slow")
-        await _upload_folder(api, directory.id, tmp_path / "docs")
+        await upload_folder(api, directory.id, tmp_path / "docs")
         batch = await client.batches.create(
             config={"job": {"type": "parse_v2", "configuration_id": "cfg-PARSE_COST_EFFECTIVE"}},
             source_directory_id=directory.id,
@@ -224,7 +213,7 @@ async def test_another_project_sees_none_of_it(api: Api, tmp_path: Path) -> None
         parameters={"product_type": "parse_v2", "tier": "fast", "version": "latest"},
     )
     directory = await api.client.beta.directories.create(name="private")
-    await _upload_folder(api, directory.id, tmp_path / "docs")
+    await upload_folder(api, directory.id, tmp_path / "docs")
     batch = await api.client.batches.create(
         config={"job": {"type": "parse_v2", "configuration_id": configuration.id}},
         source_directory_id=directory.id,
@@ -323,7 +312,7 @@ async def test_stored_products_are_kept_and_refused_at_batch_time(api: Api, tmp_
     assert [c async for c in api.client.configurations.list(product_type=["extract_v2"])] == []
     write_text_files(tmp_path / "docs", 1)
     directory = await api.client.beta.directories.create(name="one")
-    await _upload_folder(api, directory.id, tmp_path / "docs")
+    await upload_folder(api, directory.id, tmp_path / "docs")
     with pytest.raises(llama_cloud.UnprocessableEntityError) as refused:
         await api.client.batches.create(
             config={"job": {"type": "split_v1", "configuration_id": split.id}},  # type: ignore[typeddict-item]
