@@ -219,9 +219,22 @@ class ProcessingOptions(_Params):
     specialized_chart_parsing: Literal["agentic", "agentic_plus", "efficient"] | None = None
 
 
+WebhookEventV2 = Literal[
+    "batch.cancelled", "batch.error", "batch.pending", "batch.running", "batch.success",
+    "classify.cancelled", "classify.error", "classify.partial_success", "classify.pending",
+    "classify.running", "classify.success", "extract.cancelled", "extract.error",
+    "extract.partial_success", "extract.pending", "extract.success", "parse.cancelled",
+    "parse.error", "parse.partial_success", "parse.pending", "parse.running", "parse.success",
+    "sheets.cancelled", "sheets.error", "sheets.partial_success", "sheets.pending",
+    "sheets.success", "split.cancelled", "split.error", "split.pending", "split.processing",
+    "split.success", "unmapped_event", "verify.cancelled", "verify.error", "verify.pending",
+    "verify.running", "verify.success",
+]  # fmt: skip
+
+
 class WebhookConfigurationV2(_Params):
     webhook_url: str | None = Field(default=None, max_length=2048)
-    webhook_events: list[str] | None = None
+    webhook_events: list[WebhookEventV2] | None = Field(default=None, min_length=1)
     webhook_headers: dict[str, str] | None = None
     webhook_output_format: Literal["json", "string"] | None = None
     webhook_signing_secret: str | None = Field(default=None, max_length=512)
@@ -352,7 +365,6 @@ Parameters = Annotated[
     ),
 ]
 PARAMETERS_ADAPTER: TypeAdapter[AnyParameters] = TypeAdapter(Parameters)
-PRODUCT_TAGS = tuple(p.value for p in ProductType)
 
 
 def load_parameters(data: str | dict[str, Any]) -> AnyParameters:
@@ -369,7 +381,6 @@ def dump_parameters(parameters: AnyParameters) -> dict[str, Any]:
 
 # ------------------------------------------------------------------ presets
 
-PRESET_PREFIX = "cfg-"
 PRESETS: dict[str, ParseV2Parameters] = {
     f"cfg-PARSE_{tier.upper()}": ParseV2Parameters(
         product_type="parse_v2", tier=tier, version="latest"

@@ -11,7 +11,13 @@ from pydantic import BaseModel, ConfigDict, Field
 from docbatch.errors import NotFoundError
 from docbatch.models import ItemStatus, JobStatus, JobType
 from docbatch.products.jobs import V2_BATCH_STATUS, V2_PRODUCT_STATUS, product_job_id
-from docbatch.products.parameters import PRODUCT_OF_JOB_TYPE, Parameters, ProductType
+from docbatch.products.parameters import (
+    PRODUCT_OF_JOB_TYPE,
+    Parameters,
+    ProductType,
+    WebhookConfigurationV2,
+    WebhookEventV2,
+)
 from docbatch.store.tables import JobItemRow, JobRow
 
 T = TypeVar("T")
@@ -67,25 +73,8 @@ class BatchConfig(_Body):
     job: BatchJobConfig
 
 
-WebhookEventV2 = Literal[
-    "batch.cancelled", "batch.error", "batch.pending", "batch.running", "batch.success",
-    "classify.cancelled", "classify.error", "classify.partial_success", "classify.pending",
-    "classify.running", "classify.success", "extract.cancelled", "extract.error",
-    "extract.partial_success", "extract.pending", "extract.success", "parse.cancelled",
-    "parse.error", "parse.partial_success", "parse.pending", "parse.running", "parse.success",
-    "sheets.cancelled", "sheets.error", "sheets.partial_success", "sheets.pending",
-    "sheets.success", "split.cancelled", "split.error", "split.pending", "split.processing",
-    "split.success", "unmapped_event", "verify.cancelled", "verify.error", "verify.pending",
-    "verify.running", "verify.success",
-]  # fmt: skip
-
-
-class InlineWebhook(_Body):
-    webhook_url: str | None = Field(default=None, max_length=2048)
-    webhook_events: list[WebhookEventV2] | None = Field(default=None, min_length=1)
-    webhook_headers: dict[str, str] | None = None
-    webhook_output_format: Literal["json", "string"] | None = None
-    webhook_signing_secret: str | None = Field(default=None, max_length=512)
+InlineWebhook = WebhookConfigurationV2
+"""A batch's inline endpoint: the same shape as a parse configuration's."""
 
 
 class BatchCreate(_Body):
@@ -147,11 +136,6 @@ def product_status(item: JobItemRow) -> ProductJobStatus:
     if item.skip_reason == "size_limit_exceeded":
         return "FAILED"
     return V2_PRODUCT_STATUS[ItemStatus(item.status)]  # type: ignore[return-value]
-
-
-class ProductJobDeleted(BaseModel):
-    id: str
-    deleted: bool = True
 
 
 # ------------------------------------------------------------ webhook configs
