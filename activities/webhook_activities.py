@@ -11,7 +11,7 @@ from temporalio.exceptions import ApplicationError
 from docbatch import webhooks
 from docbatch.errors import ConfigError
 from docbatch.messages import DeliverWebhookInput, RecordEventInput, RecordEventOutput
-from docbatch.products.views import batch_response
+from docbatch.products.events import event_body
 from docbatch.settings import Settings
 from docbatch.store import Store
 from docbatch.views import job_model
@@ -38,8 +38,7 @@ class WebhookActivities:
             return RecordEventOutput(event_id=event_id, targets=0)
         payload: dict[str, Any] = {"event_id": event_id, "event_type": name}
         if job.batch_config_json:
-            batch = batch_response(job).model_dump(mode="json")
-            payload |= {"batch_id": job.id, "status": batch["status"], "batch": batch}
+            payload |= await event_body(self._store, job)
         else:
             payload["job"] = job_model(job).model_dump(mode="json")
         await self._store.record_webhook_event(

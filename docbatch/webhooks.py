@@ -131,8 +131,9 @@ def job_targets(job: JobRow) -> list[WebhookTarget]:
 
 
 def job_event_type(job: JobRow, suffix: str) -> str:
-    """The event a job sends at ``suffix``: ``batch.*`` for a v2 batch, else by job type."""
-    if job.batch_config_json:
+    """The event a job sends at ``suffix``: ``batch.*`` for a v2 batch, else by job type
+    (``parse.success``…, also for a v2 product job of one file)."""
+    if job.batch_config_json and not json.loads(job.batch_config_json).get("single"):
         return f"batch.{BATCH_EVENT_SUFFIX.get(suffix, suffix)}"
     return event_type(JobType(job.job_type), suffix)
 

@@ -17,23 +17,26 @@ from docbatch import service
 from docbatch.blobs import BlobStore
 from docbatch.errors import ConfigError, DocbatchError, NotFoundError
 from docbatch.models import BatchCreateRequest, JobType
-from docbatch.products.jobs import job_config_of, parse_preset, product_job_id
+from docbatch.products.jobs import (
+    job_config_of,
+    parse_preset,
+    parse_product_job_id,
+)
 from docbatch.products.parameters import (
     RUNNABLE_PRODUCTS,
     AnyParameters,
     ParseV2Parameters,
     ProductType,
+    WebhookConfigurationV2,
     dump_parameters,
     load_parameters,
 )
 from docbatch.products.views import (
     BatchCreate,
     ConfigurationResponse,
-    ProductJob,
     WebhookConfigResponse,
-    batch_config,
-    product_of,
-    product_status,
+    configuration_id_of,
+    product_job,
 )
 from docbatch.settings import Settings
 from docbatch.store import Store
@@ -56,7 +59,12 @@ def configuration_response(row: ConfigurationRow) -> ConfigurationResponse:
 
 
 async def resolve_configuration(
-    products: ProductStore, configuration_id: str, *, project_id: str, product: ProductType
+    products: ProductStore,
+    configuration_id: str,
+    *,
+    project_id: str,
+    product: ProductType,
+    field: str = "config.job.configuration_id",
 ) -> AnyParameters:
     """A preset's or a saved configuration's parameters, checked against the job type."""
     parameters: AnyParameters | None = parse_preset(configuration_id)
@@ -64,16 +72,13 @@ async def resolve_configuration(
         try:
             row = await products.get_configuration(configuration_id, project_id=project_id)
         except NotFoundError:
-            raise ConfigError(
-                f"configuration {configuration_id} not found",
-                field="config.job.configuration_id",
-            ) from None
+            raise ConfigError(f"configuration {configuration_id} not found", field=field) from None
         parameters = load_parameters(row.parameters_json)
     if parameters.product_type != product.value:
         raise ConfigError(
             f"configuration {configuration_id} is a {parameters.product_type} configuration, "
             f"not {product.value}",
-            field="config.job.configuration_id",
+            field=field,
         )
     return parameters
 
@@ -100,28 +105,25 @@ async def create_batch(
     parameters = await resolve_configuration(
         products, body.config.job.configuration_id, project_id=project_id, product=product
     )
-    config, not_applied = job_config_of(parameters)
-    hooks = await batch_webhooks(products, body, parameters, settings, project_id=project_id)
-    request = BatchCreateRequest(job_config=config, directory_id=body.source_directory_id)
-    shown = dump_parameters(parameters)
-    for secret_bearing in ("webhook_configurations", "webhook_configuration_ids"):
-        shown.pop(secret_bearing, None)
-    snapshot = {
-        "job": body.config.job.model_dump(mode="json"),
-        "parameters": shown,
-        "not_applied": not_applied,
-        "webhooks": [hook.as_json() for hook in hooks],
-    }
+    hooks = await batch_webhooks(
+        products,
+        body.webhook_configurations,
+        body.webhook_configuration_ids,
+        parameters,
+        settings,
+        project_id=project_id,
+    )
     try:
-        return await service.create_job(
+        return await start_product_job(
             store,
             client,
             settings,
-            request,
+            parameters,
+            hooks,
+            directory_id=body.source_directory_id,
+            shown_job=body.config.job.model_dump(mode="json"),
             project_id=project_id,
             idempotency_key=idempotency_key,
-            job_prefix=BATCH_PREFIX,
-            batch_config_json=json.dumps(snapshot),
         )
     except ConfigError as exc:
         if exc.field == "directory_id":
@@ -129,21 +131,64 @@ async def create_batch(
         raise
 
 
+async def start_product_job(
+    store: Store,
+    client: Client,
+    settings: Settings,
+    parameters: AnyParameters,
+    hooks: list[WebhookTarget],
+    *,
+    directory_id: str | None = None,
+    item_ids: list[str] | None = None,
+    shown_job: dict[str, Any],
+    project_id: str,
+    idempotency_key: str | None = None,
+    extra: dict[str, Any] | None = None,
+) -> JobRow:
+    """Start the docbatch job that runs ``parameters`` over a directory or some files,
+    keeping what the v2 API shows of it (``batch_config_json``): the job reference as
+    submitted, the parameters without webhook secrets, what was not applied and the
+    endpoints copied now."""
+    config, not_applied = job_config_of(parameters)
+    request = BatchCreateRequest(job_config=config, directory_id=directory_id, item_ids=item_ids)
+    shown = dump_parameters(parameters)
+    for secret_bearing in ("webhook_configurations", "webhook_configuration_ids"):
+        shown.pop(secret_bearing, None)
+    snapshot = {
+        "job": shown_job,
+        "parameters": shown,
+        "not_applied": not_applied,
+        "webhooks": [hook.as_json() for hook in hooks],
+        **(extra or {}),
+    }
+    return await service.create_job(
+        store,
+        client,
+        settings,
+        request,
+        project_id=project_id,
+        idempotency_key=idempotency_key,
+        job_prefix=BATCH_PREFIX,
+        batch_config_json=json.dumps(snapshot),
+    )
+
+
 async def batch_webhooks(
     products: ProductStore,
-    body: BatchCreate,
+    inline_hooks: list[WebhookConfigurationV2] | None,
+    hook_ids: list[str] | None,
     parameters: AnyParameters,
     settings: Settings,
     *,
     project_id: str,
 ) -> list[WebhookTarget]:
-    """The endpoints a batch notifies, copied now: its inline ones, the saved ones it
-    names, and those its parse configuration names."""
+    """The endpoints a batch or product job notifies, copied now: its inline ones, the
+    saved ones it names, and those its parse configuration names."""
     inline: list[tuple[str, dict[str, Any]]] = [
         (f"webhook_configurations.{index}", hook.model_dump())
-        for index, hook in enumerate(body.webhook_configurations or [])
+        for index, hook in enumerate(inline_hooks or [])
     ]
-    ids = list(body.webhook_configuration_ids or [])
+    ids = list(hook_ids or [])
     if isinstance(parameters, ParseV2Parameters):
         inline += [
             (f"parameters.webhook_configurations.{index}", hook.model_dump())
@@ -187,32 +232,32 @@ def not_applied_of(job: JobRow) -> list[str]:
     return list(json.loads(job.batch_config_json).get("not_applied", []))
 
 
-def _tier_of(job: JobRow) -> str | None:
+_NOUN = {
+    ProductType.PARSE: "parse",
+    ProductType.EXTRACT: "extract",
+    ProductType.CLASSIFY: "classify",
+}
+
+
+def noun_of(product: ProductType) -> str:
+    """A product's job type and the noun its jobs are called by (``parse``…)."""
+    return _NOUN[product]
+
+
+async def find_product_job(
+    store: Store, product: ProductType, job_id: str, *, project_id: str
+) -> tuple[JobRow, JobItemRow]:
+    """The job and item a product job id of the project names; ``NotFoundError``."""
+    noun = noun_of(product)
+    key = parse_product_job_id(product, job_id)
+    if key is None:
+        raise NotFoundError(f"{noun} job {job_id} not found")
     try:
-        config = json.loads(job.config_json)
-    except ValueError:
-        return None
-    parameters = config.get("parameters") if isinstance(config, dict) else None
-    tier = parameters.get("tier") if isinstance(parameters, dict) else None
-    return tier if isinstance(tier, str) else None
-
-
-def product_job(job: JobRow, item: JobItemRow) -> ProductJob:
-    """One item of a job as a product job."""
-    status = product_status(item)
-    error = item.error_message
-    if item.skip_reason == "size_limit_exceeded" and not error:
-        error = f"file exceeds the size limit of {job.max_file_size_bytes} bytes"
-    return ProductJob(
-        id=product_job_id(product_of(job), job.id, item.ordinal),
-        project_id=job.project_id,
-        status=status,
-        created_at=job.created_at,
-        updated_at=item.updated_at,
-        error_message=error,
-        name=item.item_name,
-        tier=_tier_of(job),
-    )
+        return await ProductStore(store).find_product_job(
+            *key, project_id=project_id, job_type=noun
+        )
+    except NotFoundError:
+        raise NotFoundError(f"{noun} job {job_id} not found") from None
 
 
 PARSE_EXPANDS = frozenset(
@@ -378,7 +423,7 @@ async def extract_job_detail(
         "file_input": item.item_id,
         "error_message": base.error_message,
         "configuration": configuration,
-        "configuration_id": batch_config(job).job.configuration_id,
+        "configuration_id": configuration_id_of(job),
         "extract_result": output.get("data") if output else None,
         "extract_metadata": {"schema_name": output.get("schema_name")} if output else None,
     }
@@ -410,7 +455,7 @@ async def classify_job_detail(
         "user_id": job.project_id,
         "error_message": base.error_message,
         "configuration": configuration,
-        "configuration_id": batch_config(job).job.configuration_id,
+        "configuration_id": configuration_id_of(job),
         "result": result,
     }
 

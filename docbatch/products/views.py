@@ -6,15 +6,19 @@ import json
 from datetime import datetime
 from typing import Any, Generic, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from docbatch.errors import NotFoundError
 from docbatch.models import ItemStatus, JobStatus, JobType
 from docbatch.products.jobs import V2_BATCH_STATUS, V2_PRODUCT_STATUS, product_job_id
 from docbatch.products.parameters import (
     PRODUCT_OF_JOB_TYPE,
+    ClassifyV2Parameters,
+    ExtractV2Parameters,
     Parameters,
+    ParseV2Parameters,
     ProductType,
+    Tier,
     WebhookConfigurationV2,
     WebhookEventV2,
 )
@@ -131,6 +135,108 @@ class ProductJob(BaseModel):
     user_metadata: dict[str, str] | None = None
 
 
+class ProductJobDeleted(BaseModel):
+    """What a deleted product job was: it can no longer be fetched."""
+
+    id: str
+    project_id: str
+
+
+UserMetadata = dict[str, str]
+USER_METADATA_LIMITS = (64, 128, 1024)
+"""At most 64 entries, keys up to 128 and values up to 1,024 characters."""
+
+
+def check_user_metadata(value: UserMetadata | None) -> UserMetadata | None:
+    entries, key_length, value_length = USER_METADATA_LIMITS
+    if value is None:
+        return None
+    if len(value) > entries:
+        raise ValueError(f"at most {entries} entries")
+    for key, text in value.items():
+        if not key or len(key) > key_length:
+            raise ValueError(f"keys must be 1 to {key_length} characters")
+        if len(text) > value_length:
+            raise ValueError(f"value of {key!r} is longer than {value_length} characters")
+    return value
+
+
+class ParseCreate(ParseV2Parameters):
+    """``POST /api/v2/parse``: one file parsed with inline options, a saved
+    configuration (``configuration_id``; ``tier``/``version`` may then be omitted or
+    ``configured``) or both, the inline options winning."""
+
+    product_type: Literal["parse_v2"] = "parse_v2"
+    tier: Tier | Literal["configured"] | None = None  # type: ignore[assignment]
+    version: str | None = Field(default=None, min_length=1, max_length=32)  # type: ignore[assignment]
+    configuration_id: str | None = Field(default=None, min_length=1, max_length=128)
+    file_id: str | None = Field(default=None, min_length=1, max_length=128)
+    source_url: str | None = Field(default=None, max_length=4096)
+    http_proxy: str | None = Field(default=None, max_length=4096)
+    user_metadata: UserMetadata | None = None
+
+    _metadata = field_validator("user_metadata")(check_user_metadata)
+
+
+PARSE_CREATE_ONLY = frozenset(
+    {"configuration_id", "file_id", "source_url", "http_proxy", "user_metadata"}
+)
+"""Fields of a parse request that are not parse parameters."""
+
+
+class ExtractConfiguration(ExtractV2Parameters):
+    """An extract job's inline configuration (the ``extract_v2`` parameters)."""
+
+    product_type: Literal["extract_v2"] = "extract_v2"
+
+
+class ClassifyConfiguration(ClassifyV2Parameters):
+    """A classify job's inline configuration (the ``classify_v2`` parameters)."""
+
+    product_type: Literal["classify_v2"] = "classify_v2"
+
+
+class ExtractCreate(_Body):
+    """``POST /api/v2/extract``: one file (or a parse job's file) extracted."""
+
+    file_input: str = Field(min_length=1, max_length=128)
+    configuration: ExtractConfiguration | None = None
+    configuration_id: str | None = Field(default=None, min_length=1, max_length=128)
+    webhook_configuration_ids: list[str] | None = None
+    webhook_configurations: list[InlineWebhook] | None = None
+
+
+class ClassifyCreate(_Body):
+    """``POST /api/v2/classify``: one file (or a parse job's file) classified.
+    ``file_id`` and ``parse_job_id`` are the reference's deprecated ``file_input``."""
+
+    file_input: str | None = Field(default=None, min_length=1, max_length=128)
+    file_id: str | None = Field(default=None, min_length=1, max_length=128)
+    parse_job_id: str | None = Field(default=None, min_length=1, max_length=128)
+    configuration: ClassifyConfiguration | None = None
+    configuration_id: str | None = Field(default=None, min_length=1, max_length=128)
+    transaction_id: str | None = Field(default=None, min_length=1, max_length=255)
+    webhook_configuration_ids: list[str] | None = None
+    webhook_configurations: list[InlineWebhook] | None = None
+
+
+class ParseVersionsLatest(BaseModel):
+    fast: str
+    cost_effective: str
+    agentic: str
+    agentic_plus: str
+
+
+class ParseVersions(BaseModel):
+    """``GET /api/v2/parse/versions``: the versions each tier accepts."""
+
+    fast: list[str]
+    cost_effective: list[str]
+    agentic: list[str]
+    agentic_plus: list[str]
+    latest: ParseVersionsLatest
+
+
 def product_status(item: JobItemRow) -> ProductJobStatus:
     """The v2 status of one item; a file over the size limit is ``FAILED``."""
     if item.skip_reason == "size_limit_exceeded":
@@ -189,6 +295,15 @@ def batch_config(job: JobRow) -> BatchConfig:
     return BatchConfig(job=job_config)
 
 
+def configuration_id_of(job: JobRow) -> str | None:
+    """The saved configuration (or preset) a job runs: none for a one-file job given
+    its configuration inline, ``inline`` for a beta job."""
+    if job.batch_config_json:
+        shown = json.loads(job.batch_config_json)["job"].get("configuration_id")
+        return shown if isinstance(shown, str) else None
+    return INLINE_CONFIGURATION
+
+
 def product_of(job: JobRow) -> ProductType:
     """The product a job's items are jobs of."""
     return PRODUCT_OF_JOB_TYPE[JobType(job.job_type)]
@@ -220,3 +335,41 @@ def batch_response(job: JobRow, items: list[JobItemRow] | None = None) -> BatchR
         updated_at=job.updated_at,
         results=results,
     )
+
+
+def _tier_of(job: JobRow) -> str | None:
+    try:
+        config = json.loads(job.config_json)
+    except ValueError:
+        return None
+    parameters = config.get("parameters") if isinstance(config, dict) else None
+    tier = parameters.get("tier") if isinstance(parameters, dict) else None
+    return tier if isinstance(tier, str) else None
+
+
+def product_job(job: JobRow, item: JobItemRow) -> ProductJob:
+    """One item of a job as a product job."""
+    status = product_status(item)
+    shown = json.loads(job.batch_config_json) if job.batch_config_json else None
+    error = item.error_message
+    if item.skip_reason == "size_limit_exceeded" and not error:
+        error = f"file exceeds the size limit of {job.max_file_size_bytes} bytes"
+    return ProductJob(
+        id=product_job_id(product_of(job), job.id, item.ordinal),
+        project_id=job.project_id,
+        status=status,
+        created_at=job.created_at,
+        updated_at=item.updated_at,
+        error_message=error,
+        # A one-file job is named after its file (an upload's path holds a unique key).
+        name=item.item_name.rsplit("/", 1)[-1] if shown and shown.get("single") else item.item_name,
+        tier=_tier_of(job),
+        user_metadata=shown.get("user_metadata") if shown else None,
+    )
+
+
+def is_single(job: JobRow) -> bool:
+    """Whether a job is one product job (created for one file), not a batch."""
+    if not job.batch_config_json:
+        return False
+    return bool(json.loads(job.batch_config_json).get("single"))

@@ -7,20 +7,30 @@ from __future__ import annotations
 import base64
 import binascii
 import contextlib
+import hashlib
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import and_, delete, func, or_, select
 from sqlalchemy.exc import IntegrityError
 
 from docbatch.errors import ConfigError, NotFoundError
 from docbatch.ids import new_id
 from docbatch.models import ItemStatus, JobStatus
 from docbatch.store.repository import Store, utcnow
-from docbatch.store.tables import ConfigurationRow, JobItemRow, JobRow, WebhookConfigRow
+from docbatch.store.tables import (
+    ConfigurationRow,
+    DirectoryRow,
+    IdempotencyKeyRow,
+    JobItemRow,
+    JobRow,
+    ProcessingResultRow,
+    WebhookConfigRow,
+    WebhookEventRow,
+)
 
 CONFIGURATION_PREFIX = "cfg"
 WEBHOOK_CONFIG_PREFIX = "whc"
@@ -358,6 +368,68 @@ class ProductStore:
             job, item = rows[-1]
             token = encode_token(job.created_at, job.id, item.ordinal)
         return rows, token
+
+    async def delete_job(self, job_id: str) -> None:
+        """Remove an ended job with its items, events and the results only it holds
+        (a result another job's item was served from stays)."""
+        async with self._store.writing() as session:
+            shared = select(JobItemRow.result_id).where(
+                JobItemRow.job_id != job_id, JobItemRow.result_id.is_not(None)
+            )
+            await session.execute(
+                delete(ProcessingResultRow).where(
+                    ProcessingResultRow.job_id == job_id,
+                    ProcessingResultRow.result_id.not_in(shared),
+                )
+            )
+            await session.execute(delete(WebhookEventRow).where(WebhookEventRow.job_id == job_id))
+            await session.execute(
+                delete(IdempotencyKeyRow).where(IdempotencyKeyRow.job_id == job_id)
+            )
+            await session.execute(delete(JobItemRow).where(JobItemRow.job_id == job_id))
+            await session.execute(delete(JobRow).where(JobRow.id == job_id))
+
+    # --------------------------------------------------------------- uploads
+
+    async def uploads_directory(self, *, project_id: str) -> DirectoryRow:
+        """The project's ``ephemeral`` directory that files uploaded to
+        ``/api/v2/parse/upload`` are kept in (one per project, made on first use)."""
+        directory_id = uploads_directory_id(project_id)
+        for attempt in range(2):
+            now = utcnow()
+            async with self._store.writing() as session:
+                row = await session.get(DirectoryRow, directory_id)
+                if row is not None and row.deleted_at is not None:
+                    row.deleted_at = None  # deleted by its user: in use again
+                    row.updated_at = now
+            if row is not None:
+                return row
+            try:
+                async with self._store.writing() as session:
+                    session.add(
+                        DirectoryRow(
+                            id=directory_id,
+                            project_id=project_id,
+                            name=UPLOADS_DIRECTORY_NAME,
+                            description="Files uploaded to POST /api/v2/parse/upload",
+                            type="ephemeral",
+                            created_at=now,
+                            updated_at=now,
+                        )
+                    )
+            except IntegrityError:
+                if attempt:
+                    raise
+        raise AssertionError("unreachable")  # pragma: no cover
+
+
+UPLOADS_DIRECTORY_NAME = "parse uploads"
+
+
+def uploads_directory_id(project_id: str) -> str:
+    """A stable id per project, so concurrent first uploads make one directory."""
+    digest = hashlib.sha256(project_id.encode()).hexdigest()[:32]
+    return f"dir-uploads-{digest}"
 
 
 Row = TypeVar("Row", ConfigurationRow, WebhookConfigRow, JobRow)

@@ -95,7 +95,7 @@ async def add_file(
     return await directories.add_file(store, directory_id, body, project_id=principal.project_id)
 
 
-async def _chunks(upload: UploadFile) -> AsyncIterator[bytes]:
+async def upload_chunks(upload: UploadFile) -> AsyncIterator[bytes]:
     while chunk := await upload.read(UPLOAD_CHUNK):
         yield chunk
 
@@ -118,7 +118,7 @@ async def upload_file(
         store,
         blobs,
         directory_id,
-        _chunks(upload_file),
+        upload_chunks(upload_file),
         project_id=principal.project_id,
         filename=upload_file.filename,
         content_type=upload_file.content_type,

@@ -6,17 +6,19 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, File, Form, Query, UploadFile
 from fastapi.encoders import jsonable_encoder
 
 from docbatch import service
 from docbatch.api.deps import (
     BlobsDep,
     PrincipalDep,
+    SettingsDep,
     StoreDep,
     TemporalDep,
     reject_nul_characters,
 )
+from docbatch.api.routes.directories import upload_chunks
 from docbatch.api.routes.v2_params import (
     OrganizationId,
     PageSize,
@@ -24,15 +26,23 @@ from docbatch.api.routes.v2_params import (
     ProductsDep,
     ProjectId,
 )
-from docbatch.errors import ConfigError, ConflictError, NotFoundError
+from docbatch.errors import ConfigError, ConflictError
 from docbatch.models import ItemStatus
 from docbatch.products import service as products
+from docbatch.products import single
 from docbatch.products.jobs import V2_PRODUCT_STATUS, parse_product_job_id
 from docbatch.products.parameters import ProductType
 from docbatch.products.views import (
+    ClassifyCreate,
     CursorPage,
+    ExtractCreate,
+    ParseCreate,
+    ParseVersions,
+    ParseVersionsLatest,
     ProductJob,
+    ProductJobDeleted,
     ProductJobStatus,
+    product_job,
 )
 from docbatch.store.products import (
     ProductJobFilter,
@@ -41,6 +51,20 @@ from docbatch.store.products import (
 from docbatch.store.tables import JobItemRow, JobRow
 
 router = APIRouter(dependencies=[Depends(reject_nul_characters)])
+
+PARSE_VERSIONS = ParseVersions(
+    fast=["2026-06-15", "2025-12-11"],
+    cost_effective=["2026-09-28"],
+    agentic=["2026-10-16"],
+    agentic_plus=["2026-09-28"],
+    latest=ParseVersionsLatest(
+        fast="2026-06-15", cost_effective="2026-09-28", agentic="2026-10-16",
+        agentic_plus="2026-09-28",
+    ),
+)  # fmt: skip
+"""The versions each tier answers to. docbatch runs one local engine per tier whatever
+the version (its own version is in each result's ``job_metadata``); any of the
+reference's dated versions, or ``latest``, is accepted."""
 
 
 # ------------------------------------------------------------- product jobs
@@ -51,26 +75,11 @@ _PRODUCT_STATUSES: dict[str, list[ItemStatus]] = {}
 for _item_status, _shown_item in V2_PRODUCT_STATUS.items():
     _PRODUCT_STATUSES.setdefault(_shown_item, []).append(_item_status)
 
-_JOB_TYPE = {
-    ProductType.PARSE: "parse",
-    ProductType.EXTRACT: "extract",
-    ProductType.CLASSIFY: "classify",
-}
-
 
 async def _product_job(
     store: StoreDep, product: ProductType, job_id: str, project_id: str
 ) -> tuple[JobRow, JobItemRow]:
-    noun = _JOB_TYPE[product]
-    key = parse_product_job_id(product, job_id)
-    if key is None:
-        raise NotFoundError(f"{noun} job {job_id} not found")
-    try:
-        return await ProductStore(store).find_product_job(
-            *key, project_id=project_id, job_type=noun
-        )
-    except NotFoundError:
-        raise NotFoundError(f"{noun} job {job_id} not found") from None
+    return await products.find_product_job(store, product, job_id, project_id=project_id)
 
 
 async def _list_product_jobs(
@@ -89,14 +98,15 @@ async def _list_product_jobs(
     for value in job_ids or []:
         key = parse_product_job_id(product, value)
         if key is None:
-            raise ConfigError(f"{value} is not a {_JOB_TYPE[product]} job id", field="job_ids")
+            noun = products.noun_of(product)
+            raise ConfigError(f"{value} is not a {noun} job id", field="job_ids")
         keys.append(key)
     if status == "THROTTLED":
         return [], None
     return await store.list_product_jobs(
         project_id=project_id,
         where=ProductJobFilter(
-            job_type=_JOB_TYPE[product],
+            job_type=products.noun_of(product),
             statuses=_PRODUCT_STATUSES.get(status, []) if status else [],
             created_on_or_after=created_at_on_or_after,
             created_on_or_before=created_at_on_or_before,
@@ -115,13 +125,71 @@ async def _cancel_product_job(
     if not ItemStatus(item.status).is_terminal:
         if job.total_items > 1:
             raise ConflictError(
-                f"{_JOB_TYPE[product]} job {job_id} is one file of batch {job.id}; "
+                f"{products.noun_of(product)} job {job_id} is one file of batch {job.id}; "
                 "cancel the batch instead"
             )
         client = await temporal.get(job.temporal_namespace)
         await service.cancel_job(store, client, job.id, project_id=project_id)
         job, item = await _product_job(store, product, job_id, project_id)
     return job, item
+
+
+@router.post("/api/v2/parse", response_model=ProductJob, tags=["parse"], summary="Parse File")
+async def create_parse_job(
+    body: ParseCreate,
+    principal: PrincipalDep,
+    store: StoreDep,
+    settings: SettingsDep,
+    temporal: TemporalDep,
+    project_id: ProjectId = None,
+    organization_id: OrganizationId = None,
+) -> ProductJob:
+    """Parse one file of the project (``file_id``); it runs as a one-file job."""
+    job, item = await single.create_parse_job(
+        store, await temporal.get(None), settings, body, project_id=principal.project_id
+    )
+    return product_job(job, item)
+
+
+@router.post(
+    "/api/v2/parse/upload", response_model=ProductJob, tags=["parse"], summary="Upload And Parse"
+)
+async def upload_and_parse(
+    principal: PrincipalDep,
+    store: StoreDep,
+    blobs: BlobsDep,
+    settings: SettingsDep,
+    temporal: TemporalDep,
+    file: Annotated[UploadFile, File(description="The document")],
+    configuration: Annotated[str, Form(max_length=1_000_000)] = "{}",
+    project_id: ProjectId = None,
+    organization_id: OrganizationId = None,
+) -> ProductJob:
+    """Upload a document and parse it; the file is kept in the project's ``parse
+    uploads`` directory (type ``ephemeral``)."""
+    job, item = await single.upload_and_parse(
+        store,
+        await temporal.get(None),
+        settings,
+        blobs,
+        configuration,
+        upload_chunks(file),
+        project_id=principal.project_id,
+        filename=file.filename,
+        content_type=file.content_type,
+    )
+    return product_job(job, item)
+
+
+@router.get(
+    "/api/v2/parse/versions",
+    response_model=ParseVersions,
+    tags=["parse"],
+    summary="List Parse Versions",
+)
+async def list_parse_versions(principal: PrincipalDep) -> ParseVersions:
+    """The versions each tier accepts and what ``latest`` is."""
+    return PARSE_VERSIONS
 
 
 @router.get(
@@ -155,7 +223,7 @@ async def list_parse_jobs(
         page_token=page_token,
     )
     return CursorPage[ProductJob](
-        items=[products.product_job(job, item) for job, item in rows], next_page_token=token
+        items=[product_job(job, item) for job, item in rows], next_page_token=token
     )
 
 
@@ -193,12 +261,31 @@ async def cancel_parse_job(
     job, item = await _cancel_product_job(
         store, temporal, ProductType.PARSE, job_id, principal.project_id
     )
-    return products.product_job(job, item)
+    return product_job(job, item)
+
+
+@router.delete(
+    "/api/v2/parse/{job_id}",
+    response_model=ProductJobDeleted,
+    tags=["parse"],
+    summary="Delete Parse Job",
+)
+async def delete_parse_job(
+    job_id: str,
+    principal: PrincipalDep,
+    store: StoreDep,
+    project_id: ProjectId = None,
+    organization_id: OrganizationId = None,
+) -> ProductJobDeleted:
+    """Delete an ended one-file parse job and its results."""
+    return await single.delete_product_job(
+        store, ProductType.PARSE, job_id, project_id=principal.project_id
+    )
 
 
 def _add_product_routes(product: ProductType, detail: Any) -> None:
     """List, get and cancel for the extract and classify jobs (the same shape)."""
-    noun = _JOB_TYPE[product]
+    noun = products.noun_of(product)
 
     async def list_jobs(
         principal: PrincipalDep,
@@ -263,7 +350,22 @@ def _add_product_routes(product: ProductType, detail: Any) -> None:
         shown: dict[str, Any] = jsonable_encoder(await detail(store, blobs, job, item))
         return shown
 
+    async def delete_job(
+        job_id: str,
+        principal: PrincipalDep,
+        store: StoreDep,
+        project_id: ProjectId = None,
+        organization_id: OrganizationId = None,
+    ) -> ProductJobDeleted:
+        return await single.delete_product_job(
+            store, product, job_id, project_id=principal.project_id
+        )
+
     title = noun.title()
+    router.add_api_route(
+        f"/api/v2/{noun}/{{job_id}}", delete_job, methods=["DELETE"], tags=[noun],
+        response_model=ProductJobDeleted, summary=f"Delete {title} Job",
+    )  # fmt: skip
     router.add_api_route(
         f"/api/v2/{noun}", list_jobs, methods=["GET"], tags=[noun], summary=f"List {title} Jobs"
     )
@@ -279,3 +381,45 @@ def _add_product_routes(product: ProductType, detail: Any) -> None:
 
 _add_product_routes(ProductType.EXTRACT, products.extract_job_detail)
 _add_product_routes(ProductType.CLASSIFY, products.classify_job_detail)
+
+
+@router.post("/api/v2/extract", tags=["extract"], summary="Create Extract Job")
+async def create_extract_job(
+    body: ExtractCreate,
+    principal: PrincipalDep,
+    store: StoreDep,
+    blobs: BlobsDep,
+    settings: SettingsDep,
+    temporal: TemporalDep,
+    project_id: ProjectId = None,
+    organization_id: OrganizationId = None,
+) -> dict[str, Any]:
+    """Extract data from one file (``file_input``: a file id or a parse job id)."""
+    job, item = await single.create_extract_job(
+        store, await temporal.get(None), settings, body, project_id=principal.project_id
+    )
+    shown: dict[str, Any] = jsonable_encoder(
+        await products.extract_job_detail(store, blobs, job, item)
+    )
+    return shown
+
+
+@router.post("/api/v2/classify", tags=["classify"], summary="Create Classify Job")
+async def create_classify_job(
+    body: ClassifyCreate,
+    principal: PrincipalDep,
+    store: StoreDep,
+    blobs: BlobsDep,
+    settings: SettingsDep,
+    temporal: TemporalDep,
+    project_id: ProjectId = None,
+    organization_id: OrganizationId = None,
+) -> dict[str, Any]:
+    """Classify one file; the same ``transaction_id`` returns the job it made first."""
+    job, item = await single.create_classify_job(
+        store, await temporal.get(None), settings, body, project_id=principal.project_id
+    )
+    shown: dict[str, Any] = jsonable_encoder(
+        await products.classify_job_detail(store, blobs, job, item)
+    )
+    return shown
