@@ -52,13 +52,14 @@ test: lint ## lint, type-check, then the whole test suite (with each official cl
 # Every store the tests make is a fresh database on that server (tests/databases.py). The
 # fault suite's figures go beside, not over, the SQLite ones in docs/reliability.md,
 # without the Temporal-side scenarios left out below.
-test-postgres: install ## the whole test suite on PostgreSQL ($$DOCBATCH_TEST_DATABASE_URL, else scripts/install-postgres.sh's)
+test-postgres: install ## the whole test suite (both clients) on PostgreSQL ($$DOCBATCH_TEST_DATABASE_URL, else scripts/install-postgres.sh's)
 	@url="$${DOCBATCH_TEST_DATABASE_URL:-$$(bash scripts/install-postgres.sh)}"; \
 	test -n "$$url" || { echo "test-postgres: no Postgres server" >&2; exit 1; }; \
 	DOCBATCH_TEST_DATABASE_URL="$$url" \
 	DOCBATCH_RELIABILITY_REPORT="$(CURDIR)/.docbatch/reliability-postgres.md" \
 	DOCBATCH_RELIABILITY_NOT_RUN=server-restart,engine-hang,hung-worker-sigkill \
-	$(PY) -m pytest $(SQLITE_PASS_ONLY:%=--ignore=%)
+	$(PY) -m pytest $(SQLITE_PASS_ONLY:%=--ignore=%) && \
+	DOCBATCH_TEST_DATABASE_URL="$$url" PYTHONPATH=$(CLIENT_V2) $(PY) -m pytest tests/api_v2
 
 # Tests the Postgres pass would only repeat: those that never open a store (engines on
 # files, config and compose parsing, history replay, the benchmarks' own embedded stacks)

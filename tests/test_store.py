@@ -395,3 +395,59 @@ async def test_product_jobs_are_found_from_their_ids_and_listed(
         page_token=None,
     )
     assert [b.id for b in batches] == [job.id]
+
+
+async def test_deleting_a_job_keeps_the_results_other_jobs_were_served_from(
+    store: Store, tmp_path: Path
+) -> None:
+    write_text_files(tmp_path / "docs", 2)
+    first = await _directory_job(store, tmp_path / "docs")
+    page = await store.list_page(first.id, cursor=0, limit=10)
+    for item_id in page.item_ids:
+        await store.start_item(first.id, item_id)
+        spec = ResultSpec(
+            result_id=result_id_for(first.id, item_id),
+            job_type=JobType.PARSE,
+            parameters_hash="h",
+            content_hash=(await store.get_file(item_id)).content_hash,
+            output_location="file:///tmp/x.md",
+            output_metadata={},
+        )
+        await store.complete_item(first.id, item_id, spec)
+    await store.record_webhook_event(
+        event_id="evt-1", job_id=first.id, event_type="parse.success", payload={}
+    )
+    # A second job over the same files is served from the first one's results.
+    second = await _directory_job(store, tmp_path / "docs")
+    await store.list_page(second.id, cursor=0, limit=10)
+    products = ProductStore(store)
+    served = await products.items_of(second.id)
+    assert {i.skip_reason for i in served} == {SkipReason.ALREADY_PROCESSED.value}
+    shared = served[0].result_id
+    assert shared is not None
+
+    await products.delete_job(first.id)
+    with pytest.raises(NotFoundError):
+        await store.get_job(first.id)
+    assert await products.items_of(first.id) == []
+    assert (await store.get_result(shared)).job_id == first.id  # still serves the second job
+    with pytest.raises(NotFoundError):
+        await store.get_webhook_event("evt-1")
+    await products.delete_job(second.id)  # the last job it served: it goes too
+    with pytest.raises(NotFoundError):
+        await store.get_result(shared)
+
+
+async def test_the_uploads_directory_is_made_once_and_comes_back_after_a_delete(
+    store: Store,
+) -> None:
+    products = ProductStore(store)
+    made = await asyncio.gather(*(products.uploads_directory(project_id=PROJECT) for _ in range(4)))
+    assert len({d.id for d in made}) == 1
+    assert made[0].type == "ephemeral"
+    other = await products.uploads_directory(project_id="proj-other")
+    assert other.id != made[0].id
+    await store.delete_directory(made[0].id, project_id=PROJECT)
+    again = await products.uploads_directory(project_id=PROJECT)
+    assert again.id == made[0].id
+    assert (await store.get_directory(again.id, project_id=PROJECT)).deleted_at is None

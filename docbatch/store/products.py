@@ -370,15 +370,21 @@ class ProductStore:
         return rows, token
 
     async def delete_job(self, job_id: str) -> None:
-        """Remove an ended job with its items, events and the results only it holds
-        (a result another job's item was served from stays)."""
+        """Remove an ended job with its items, events and its results: those it made or
+        was served from, unless another job's item holds them too."""
         async with self._store.writing() as session:
             shared = select(JobItemRow.result_id).where(
                 JobItemRow.job_id != job_id, JobItemRow.result_id.is_not(None)
             )
+            served = select(JobItemRow.result_id).where(
+                JobItemRow.job_id == job_id, JobItemRow.result_id.is_not(None)
+            )
             await session.execute(
                 delete(ProcessingResultRow).where(
-                    ProcessingResultRow.job_id == job_id,
+                    or_(
+                        ProcessingResultRow.job_id == job_id,
+                        ProcessingResultRow.result_id.in_(served),
+                    ),
                     ProcessingResultRow.result_id.not_in(shared),
                 )
             )
