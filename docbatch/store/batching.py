@@ -55,11 +55,24 @@ class GroupCommit(Generic[_K, _V]):
                 continue
             try:
                 answers = await self._flush([request for request, _ in live])
-            except Exception as exc:
+                if len(answers) != len(live):
+                    raise RuntimeError(f"flush answered {len(answers)} of {len(live)} requests")
+            except BaseException as exc:
+                # Every waiting caller hears of it; none is left waiting for ever.
                 for _, future in live:
                     if not future.done():
                         future.set_exception(exc)
+                if not isinstance(exc, Exception):
+                    self._fail_pending(exc)
+                    raise
                 continue
             for (_, future), answer in zip(live, answers, strict=True):
                 if not future.done():
                     future.set_result(answer)
+
+    def _fail_pending(self, exc: BaseException) -> None:
+        """The drainer itself is going (cancelled): fail what it would have flushed."""
+        pending, self._pending = self._pending, []
+        for _, future in pending:
+            if not future.done():
+                future.set_exception(exc)
