@@ -50,6 +50,7 @@ from collections import Counter, defaultdict
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
+from importlib import resources
 from typing import Any
 
 from docbatch.engines.base import EngineRequest, EngineResult
@@ -60,6 +61,17 @@ from docbatch.engines.parse import (
     parse_page_spec,
 )
 from docbatch.errors import ConfigError
+
+
+def _lexicon_text(name: str) -> str:
+    """A file of ``lexicon/`` without its ``#`` comment lines."""
+    text = (resources.files("docbatch.engines") / "lexicon" / name).read_text("utf-8")
+    return "\n".join(line for line in text.splitlines() if not line.startswith("#"))
+
+
+def _words(name: str) -> frozenset[str]:
+    return frozenset(_lexicon_text(name).split())
+
 
 UNKNOWN = "unknown"
 DEFAULT_CONFIDENCE_THRESHOLD = 0.4
@@ -99,250 +111,14 @@ _WORD = re.compile(r"[^\W\d_]+(?:[-‐'’][^\W\d_]+)*")
 _LINKS = re.compile(r"!\[[^\]]*\]\([^)]*\)|\]\([^)]*\)|https?://\S+|www\.\S+")
 _MARKUP = re.compile(r"<!--.*?-->|<[^>\n]{1,200}>", re.DOTALL)
 
-_STOPWORD_TEXT = """
-    a about above after again against all also am an and any are as at be because been
-    before being below between both but by can could did do does doing down during each
-    few for from further had has have having he her here hers herself him himself his how
-    i if in into is it its itself just me more most my myself no nor not now of off on
-    once only or other our ours ourselves out over own same she should so some such than
-    that the their theirs them themselves then there these they this those through to too
-    under until up very was we were what when where which while who whom why will with
-    would you your yours yourself yourselves per via etc eg ie us may might must
-    upon within without whose
-"""
-_STOPWORDS = frozenset(_STOPWORD_TEXT.split())
-# Words people put in rule descriptions that say nothing about the document type.
-_RULE_FILLER_TEXT = """
-    document documents file files contain contains containing include includes including
-    typically usually often generally kind type types something anything various usual
-    describe describes describing mention mentions mentioning like example examples
-    listing listed lists showing shows show given giving set sets setting summarising
-    summarizing summarise summarize summary asking asks ask
-    mostly mainly normally sometimes usually commonly certain specific
-"""
-_RULE_FILLER = frozenset(_RULE_FILLER_TEXT.split())
-_GENERIC_TEXT = """
-    number numbers date dates name names time year years information detail details page
-    pages section sections part parts item items person people one two three new use used
-    more multiple many several text short long
-"""
-_GENERIC = frozenset(_GENERIC_TEXT.split())
+_STOPWORDS = _words("stopwords.txt")
+_RULE_FILLER = _words("rule-filler.txt")  # rule wording that names no document trait
+_GENERIC = _words("generic.txt")  # in every kind of document: weighted down
 # "Two or more parties" offers no alternative: "or" before these is not a choice.
 _QUANTIFIERS = frozenset({"more", "less", "fewer", "most", "least"})
 # Words the suffix rules would merge with a different word ("news" is not "new").
 _UNSTEMMED = frozenset({"news", "series", "species", "means", "physics", "economics"})
 
-# How documents express common concepts. ``keys = cues``: every key (a word or two-word
-# phrase a rule may use; keys of one line are synonyms and cue each other) finds the
-# cues: words, two-word phrases and structure tokens (``#…``, see ``_STRUCTURE``).
-# A general vocabulary of document kinds, not a list of the evaluation set's words.
-_CUE_TEXT = """
-invoice / invoices / bill / bills / billing = invoiced, tax invoice, invoice number, \
-    bill to, amount due, balance due, remittance, remit, statement of account, qty, \
-    quantity, unit price, subtotal, due date, payment terms
-payment / pay / paid / payable = amount due, balance due, due date, pay by, bank transfer, \
-    direct debit, iban, sort code, account number, remittance, remit, deposit, instalment, \
-    installment, terms, net
-amount / sum / price / cost / fee / charge / money = #money, #decimal, price, rate, charges, \
-    fees, subtotal, net, gross
-total / subtotal / grand total = #money, total, subtotal, grand total, balance, net, gross
-total due / amount due / balance due = total, amount due, balance due, total payable, \
-    amount payable, pay by, due date, payable, #money
-tax / taxes / vat / gst / sales tax = vat, gst, hst, sales tax, tax rate, vat number, tax id, \
-    reverse charge, ust, iva, tax
-line item / item = qty, quantity, unit price, unit, description, hours, rate, sku, code, \
-    line total, #decimal
-supplier / vendor / seller / merchant = supplier, vendor, seller, sold by, ltd, inc, llc, \
-    gmbh, company
-customer / client / buyer / purchaser = customer, client, buyer, bill to, ship to, sold to, \
-    consignee, account number, customer id
-due / due date / overdue = due date, pay by, payable, overdue, net, terms
-receipt = receipt, paid, transaction, cash, card, change, thank you, purchase
-purchase order / order = po number, order number, purchase order, ordered, delivery, \
-    ship to, quantity
-quote / quotation / estimate = quote, quotation, estimate, valid for, valid until, proposal
-bank statement / account statement = opening balance, closing balance, balance, debit, \
-    credit, transaction, transactions, withdrawal, deposit
-payslip / payroll / salary = gross pay, net pay, deductions, tax code, national insurance, \
-    payroll, salary, wages, pay period
-
-contract / contracts / agreement / agreements / deed = agreement, contract, parties, \
-    party, hereby, hereinafter, whereas, witnesseth, witness whereof, executed, signed, \
-    effective date, amendment, addendum, schedule, exhibit, clause, shall, governing law, \
-    term, termination
-legal / law / lawful = law, laws, governing law, governed, jurisdiction, court, courts, \
-    legal, statute, act, arbitration, pursuant, hereby, herein, thereof, liability
-party / parties = party, parties, between, hereinafter, landlord, tenant, lessor, lessee, \
-    licensor, licensee, employer, employee, buyer, seller, lender, borrower, supplier, \
-    customer, client, provider, contractor, distributor
-term / terms / condition / conditions = term, terms, clause, section, provision, \
-    provisions, conditions, hereof, herein, shall, duration, commence, effective date, renew
-obligation / obligations / duty / duties = shall, obligation, obligations, obliged, \
-    undertake, undertakes, responsible, responsibilities, covenant, covenants, warrant, \
-    warrants, comply, agrees
-termination / terminate = terminate, termination, terminated, notice, expiry, expire, \
-    expiration, cancel, cancellation, breach, default, renewal, notice period
-signature / signatures / signed / sign / signing = signature, signed, signatory, \
-    signatories, executed, witness, sign here, authorised signature, authorized signature, \
-    #signline
-confidential / confidentiality / nda / non-disclosure = confidential, confidentiality, \
-    non disclosure, nondisclosure, proprietary, disclose, disclosure
-liability / indemnity = liability, liable, indemnify, indemnity, damages, warranty, \
-    warranties, as is
-lease / rental / tenancy = lease, landlord, tenant, rent, premises, deposit, tenancy
-employment / employee / employer = employee, employer, salary, probation, notice period, \
-    working hours, holiday, position, employment
-licence / license / licensing = license, licence, licensor, licensee, grant, software
-policy / policies = policy, policies, procedure, procedures, must, compliance, scope, \
-    applies, responsibilities
-court / lawsuit / litigation = court, plaintiff, defendant, claimant, judge, hearing, \
-    case no, versus, motion, order
-
-resume / resumes / résumé / résumés / cv / cvs / curriculum vitae / vitae = resume, cv, \
-    curriculum vitae, profile, professional summary, personal statement, \
-    career objective, objective, references available, referees, available upon request, \
-    available on request, experience, education, skills, employment, qualifications, \
-    #period
-experience / work experience / employment history / work history / career = experience, \
-    work experience, professional experience, employment, employment history, \
-    work history, career, present, intern, internship, position, role, job, employer, \
-    led, managed, #period
-education / educational / academic background = education, university, college, school, \
-    degree, bachelor, master, msc, bsc, ba, mba, phd, doctorate, diploma, graduated, gpa, \
-    thesis, courses, coursework, honours
-qualification / qualifications / certification / certifications = qualifications, \
-    qualification, certification, certifications, certified, licence, license, diploma, \
-    training, accredited
-skill / skills / competency / competencies = skills, skill, proficient, proficiency, \
-    expertise, competencies, tools, toolbox, technologies, languages, fluent, native, \
-    familiar
-contact / contact details / contact information = email, phone, mobile, tel, telephone, \
-    address, linkedin, github, website, portfolio, #emailaddr, #phone
-candidate / applicant / jobseeker = candidate, applicant, profile, objective
-award / awards / achievement / achievements = awards, award, achievements, honours, \
-    honors, prize
-hobby / hobbies / interests = interests, hobbies, activities, volunteering
-
-research / study / studies / investigation = research, study, studies, investigate, \
-    propose, hypothesis, our findings, investigation, empirical, evidence, novel, analysis
-paper / papers / article / articles / manuscript / publication / publications = paper, \
-    article, journal, manuscript, preprint, proceedings, conference, volume, doi, arxiv, \
-    published, publication, working paper, received, accepted, abstract, introduction, \
-    methods, discussion, conclusion, et al
-academic / scholarly = university, institute, department, faculty, laboratory, professor, \
-    et al, journal, #citation, correspondence, corresponding author
-scientific / science / scientist = science, scientific, experiment, hypothesis, laboratory, \
-    data, analysis, theory, model, empirical, measurement, measurements
-abstract = abstract, keywords, introduction, key points
-methodology / method / methods / materials and methods = method, methods, methodology, \
-    materials, procedure, protocol, approach, design, dataset, participants, sample, \
-    samples, statistical, setup, model, analysis
-experiment / experiments / experimental / trial = experiment, experiments, experimental, \
-    trial, randomised, randomized, measured, measurement, setup, baseline, ablation, \
-    evaluation, evaluate, benchmark, control group, samples
-result / results = results, result, our findings, we find, table, figure, fig, \
-    significant, significantly, confidence interval, accuracy, performance, outperform, \
-    observed, estimate, estimates
-citation / citations / reference / references / bibliography / prior work / \
-    related work / literature / previous work = references, bibliography, et al, \
-    #citation, doi, journal, proceedings, related work, previous work, prior work, \
-    literature, cited
-conclusion / conclusions / discussion = conclusion, conclusions, discussion, limitations, \
-    future work
-
-email / mail / e-mail / emails = email, mail, subject, sent, cc, re, fwd, forwarded, reply, \
-    wrote, inbox, #header, #from, #to, #subject, #emailaddr, sent from
-message / messages / note / thread / threads = message, reply, wrote, forwarded, \
-    #header, inbox, thread
-sender / senders / from = sent, sender, #from
-recipient / recipients / addressee = cc, bcc, recipient, recipients, #to
-subject / subject line = subject, re, fwd, #subject
-greeting / greetings / salutation = dear, hi, hello, hey, good morning, greetings, #greeting
-sign-off / signoff / closing / valediction = regards, kind regards, best regards, \
-    best wishes, sincerely, yours sincerely, yours faithfully, cheers, thanks, thank you, \
-    many thanks, #signoff
-attachment / attachments / attached = attached, attachment, attachments, enclosed, \
-    please find
-letter / correspondence = dear, sincerely, yours faithfully, regards, #greeting, #signoff, \
-    ref
-memo / memorandum = memo, memorandum, to, from, re, subject, date, #from, #to, #subject
-
-financial / finance / fiscal = financial, finance, fiscal, accounts, accounting, \
-    financial statements, audited, unaudited, gaap, ifrs, consolidated, #money
-report / reporting / reports = report, results, review, update, highlights, statement, \
-    statements, announces, reported, interim
-financial statement / financial statements / earnings release / results announcement / \
-    earnings report = revenue, net income, ebitda, earnings per, per share, \
-    balance sheet, cash flow, #money, quarter, fiscal year, profit, assets
-annual / yearly = annual, year ended, full year, fiscal year, fy, #fy, annual report, \
-    twelve months, year on year
-quarterly / quarter / quarters = quarter, quarterly, #quarter, three months ended, interim, \
-    half year, six months ended, nine months
-company / corporation / business / firm / group = company, group, corporation, plc, inc, \
-    ltd, llc, ag, se, holdings, incorporated, subsidiaries
-revenue / revenues / sales / turnover / income = revenue, revenues, sales, net sales, \
-    turnover, income, bookings, organic growth
-profit / profits / earnings = profit, earnings, net income, operating income, ebitda, ebit, \
-    margin, eps, earnings per, per share, loss, gross profit, profit before
-balance sheet = balance sheet, assets, total assets, liabilities, equity, net assets, debt, \
-    net debt, capital, current assets
-cash flow / cash flows = cash flow, cash, free cash, operating activities, liquidity, \
-    capital expenditure, capex, cash equivalents
-outlook / guidance / forecast = outlook, guidance, forecast, expect, expectations, \
-    forward looking, confident
-shareholder / shareholders / stockholder / stockholders / investor / investors = \
-    shareholders, shareholder, stockholders, stockholder, investors, investor, dividend, \
-    dividends, per share, shares, board, annual general
-dividend / dividends = dividend, dividends, payout, per share
-
-presentation / presentations / deck / decks / powerpoint / keynote = presentation, \
-    presenter, deck, slides, slide, #slide, #bullet, agenda, questions, thank you, \
-    speaker notes, overview
-slide / slides = slide, slides, #slide, deck, presentation
-talk / lecture / seminar / webinar / keynote = talk, lecture, seminar, webinar, keynote, \
-    speaker, conference, session, workshop, presentation, audience, #slide
-meeting / meetings = meeting, agenda, attendees, action items, next steps, call
-bullet / bullets / bullet point / bullet points = #bullet, bullet, bullets
-title / titles / heading / headings / slide title / slide titles = #heading, title, \
-    heading, headline, #slide
-minutes = minutes, present, apologies, attendees, resolved, agreed, action, chair, \
-    meeting, motion, seconded
-
-form / forms = form, please complete, fill in, tick, block capitals, office use, #blank, \
-    #checkbox, applicant, yes no
-fill / filled / fill in / filled in / complete / completed = complete, completed, fill, \
-    filled, fill in, please complete, tick, circle, enter, print, block capitals, #blank, \
-    #checkbox
-application / applications / apply = application, apply, applicant, applying, \
-    applied, applications
-registration / register / enrolment / enrollment / signup / sign-up = registration, \
-    register, registered, enrol, enroll, enrolment, enrollment, sign up, signup, membership
-field / fields / blank / blank field / blank fields / box / boxes = #blank, field, fields, \
-    blank, box, boxes, space
-checkbox / checkboxes / tick box / tick boxes / check box / check boxes = #checkbox, tick, \
-    tick box, check box, checkbox, yes no, circle, select
-signature line / signature lines / signature block = #signline, signature, signed, \
-    sign here
-declaration / consent = declaration, declare, consent, confirm, certify, authorise, \
-    authorize, permission
-
-news / news article / news story = reported, said, according, correspondent, published, \
-    reporter, spokesperson, told
-recipe = ingredients, method, serves, tbsp, tsp, oven, bake, preheat, minutes, stir
-manual / instructions / guide = instructions, step, steps, warning, caution, \
-    troubleshooting, install, installation, press, button, safety
-medical / clinical / patient = patient, diagnosis, treatment, symptoms, prescribed, \
-    medication, dose, clinic, hospital, doctor, physician
-prescription = prescribed, dose, tablets, mg, pharmacy, refill, take, daily
-certificate / certification = certificate, certify, certifies, awarded, hereby, issued, \
-    completion
-itinerary / booking / reservation = booking, reservation, confirmation, check in, \
-    check out, departure, arrival, flight, hotel, passenger
-press release = for immediate release, announced, announces, today, media contact, \
-    about the company
-proposal = proposal, proposed, scope, deliverables, timeline, budget, objectives
-timesheet / timecard = hours, week ending, overtime, approved, employee, total hours
-"""
 
 # Structure counted as cue tokens; patterns run on the converted markdown, per line (M).
 _CURRENCY = r"[$€£¥₹]|\b(?:USD|EUR|GBP|CHF|JPY|CAD|AUD|NZD|INR|NOK|SEK|DKK|PLN)\b"
@@ -874,22 +650,24 @@ def _cues(*keys: str) -> tuple[tuple[str, float], ...]:
 
 @lru_cache(maxsize=1)
 def _lexicon() -> dict[str, frozenset[str]]:
-    """Stemmed ``_CUE_TEXT``: key (stem or "stem stem") → cues (same form or ``#token``)."""
+    """Stemmed ``lexicon/cues.txt``: key (stem or "stem stem") → cues (same form or
+    ``#token``)."""
     return {key: cues for key, (_, cues) in _vocabulary().items()}
 
 
 @lru_cache(maxsize=1)
 def _synonyms() -> dict[str, frozenset[str]]:
-    """Key → the other keys of its ``_CUE_TEXT`` lines (words for the same thing)."""
+    """Key → the other keys of its ``cues.txt`` lines (words for the same thing)."""
     return {key: synonyms for key, (synonyms, _) in _vocabulary().items()}
 
 
 @lru_cache(maxsize=1)
 def _vocabulary() -> dict[str, tuple[frozenset[str], frozenset[str]]]:
-    """Key → (its synonyms, all its cues) from ``_CUE_TEXT``."""
+    """Key → (its synonyms, all its cues) from ``lexicon/cues.txt``: how documents
+    express common concepts, ``keys = cues`` per line (see the file's header)."""
     synonyms: dict[str, set[str]] = {}
     cues: dict[str, set[str]] = {}
-    for line in _CUE_TEXT.splitlines():
+    for line in _lexicon_text("cues.txt").replace("\\\n", "").splitlines():
         if "=" not in line:
             continue
         keys_text, cues_text = line.split("=", 1)
