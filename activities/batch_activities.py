@@ -35,15 +35,18 @@ class BatchActivities:
             request.job_id, default_timeout_seconds=self._settings.default_job_timeout_seconds
         )
         job = await self._store.get_job(request.job_id)
-        return shape.model_copy(
-            update={
-                "max_concurrent_children": self._settings.max_concurrent_children,
-                "webhooks": bool(webhooks.job_targets(job)),
-                "webhook_retry_hours": self._settings.webhook_retry_hours,
-                "webhook_initial_retry_seconds": self._settings.webhook_initial_retry_seconds,
-                "job_type": job.job_type,
-                "directory_id": job.directory_id,
-            }
+        return StartJobOutput(
+            total=shape.total,
+            page_size=shape.page_size,
+            continue_as_new_threshold=shape.continue_as_new_threshold,
+            timeout_seconds=shape.timeout_seconds,
+            already_terminal=shape.already_terminal,
+            max_concurrent_children=self._settings.max_concurrent_children,
+            webhooks=bool(webhooks.job_targets(job)),
+            webhook_retry_hours=self._settings.webhook_retry_hours,
+            webhook_initial_retry_seconds=self._settings.webhook_initial_retry_seconds,
+            job_type=job.job_type,
+            directory_id=job.directory_id,
         )
 
     @activity.defn
@@ -59,7 +62,14 @@ class BatchActivities:
             len(page.item_ids),
             page.skipped,
         )
-        return page
+        return ListPageOutput(
+            item_ids=page.item_ids,
+            item_names=page.item_names,
+            skipped=page.skipped,
+            listed=page.listed,
+            next_cursor=page.next_cursor,
+            exhausted=page.exhausted,
+        )
 
     @activity.defn
     async def set_job_status(self, request: SetJobStatusInput) -> JobSnapshot:

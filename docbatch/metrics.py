@@ -51,10 +51,9 @@ from temporalio.runtime import (
 )
 
 from docbatch.logging import temporal_logging
-from docbatch.messages import ListPageOutput
 from docbatch.models import ItemStatus
 from docbatch.settings import Settings
-from docbatch.store import ResultSpec, Store
+from docbatch.store import ListedPage, ResultSpec, Store
 
 log = structlog.get_logger("docbatch.metrics")
 
@@ -161,7 +160,7 @@ class ObservedStore(Store):
         self._job_types.move_to_end(job_id)
         return job_type
 
-    async def list_page(self, job_id: str, *, cursor: int, limit: int) -> ListPageOutput:
+    async def list_page(self, job_id: str, *, cursor: int, limit: int) -> ListedPage:
         """Write the next page of items (see ``Store.list_page``); count those it skips."""
         page = await super().list_page(job_id, cursor=cursor, limit=limit)
         if page.skipped:

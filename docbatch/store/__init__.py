@@ -1,5 +1,5 @@
 """The SQL store: directories, files, jobs, job items and processing results."""
 
-from docbatch.store.repository import FileSpec, ResultSpec, Store
+from docbatch.store.repository import FileSpec, JobStart, ListedPage, ResultSpec, Store
 
-__all__ = ["FileSpec", "ResultSpec", "Store"]
+__all__ = ["FileSpec", "JobStart", "ListedPage", "ResultSpec", "Store"]

@@ -35,7 +35,6 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from docbatch.errors import NotFoundError
 from docbatch.ids import DIRECTORY_PREFIX, FILE_PREFIX, new_id
-from docbatch.messages import ListPageOutput, StartJobOutput
 from docbatch.models import (
     TERMINAL_JOB_STATUSES,
     ItemStatus,
@@ -109,6 +108,31 @@ class ResultSpec:
     content_hash: str
     output_location: str
     output_metadata: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class JobStart:
+    """A job's shape as its first run starts it."""
+
+    total: int
+    page_size: int
+    continue_as_new_threshold: int
+    timeout_seconds: float
+    already_terminal: JobStatus | None = None
+    """Set when the job had already ended: nothing is started."""
+
+
+@dataclass(frozen=True, slots=True)
+class ListedPage:
+    """A page of a job's items: those needing work, and what the page skipped."""
+
+    item_ids: list[str]
+    item_names: list[str]
+    """Names of ``item_ids`` (same order)."""
+    skipped: int
+    listed: int
+    next_cursor: int
+    exhausted: bool
 
 
 @dataclass(frozen=True, slots=True)
@@ -841,7 +865,7 @@ class Store:
 
     # ------------------------------------------------- writes made by activities
 
-    async def start_job(self, job_id: str, *, default_timeout_seconds: float) -> StartJobOutput:
+    async def start_job(self, job_id: str, *, default_timeout_seconds: float) -> JobStart:
         """Mark the job running and fix what it covers (directory files registered so far)."""
         async with self._transaction() as session:
             # FOR UPDATE: read-then-write; a retried attempt racing the first must not
@@ -851,7 +875,7 @@ class Store:
                 raise NotFoundError(f"job {job_id} not found")
             timeout = _timeout_seconds(job, default_timeout_seconds)
             if job.status in _TERMINAL_JOB_VALUES:
-                return StartJobOutput(
+                return JobStart(
                     total=job.total_items,
                     page_size=job.page_size,
                     continue_as_new_threshold=job.continue_as_new_threshold,
@@ -870,14 +894,14 @@ class Store:
                 job.status = JobStatus.RUNNING.value
                 job.started_at = now
                 job.updated_at = now
-            return StartJobOutput(
+            return JobStart(
                 total=job.total_items,
                 page_size=job.page_size,
                 continue_as_new_threshold=job.continue_as_new_threshold,
                 timeout_seconds=timeout,
             )
 
-    async def list_page(self, job_id: str, *, cursor: int, limit: int) -> ListPageOutput:
+    async def list_page(self, job_id: str, *, cursor: int, limit: int) -> ListedPage:
         """Write the next page of items and skip those that need no work, in one step.
 
         Skips: files over the job's size limit (``size_limit_exceeded``) and files whose
@@ -939,7 +963,7 @@ class Store:
 
             job.updated_at = now
             to_process = [r for r in page if status[r.item_id] == ItemStatus.PENDING.value]
-            return ListPageOutput(
+            return ListedPage(
                 item_ids=[r.item_id for r in to_process],
                 item_names=[r.item_name or r.item_id for r in to_process],
                 skipped=sum(1 for s in status.values() if s == ItemStatus.SKIPPED.value),
