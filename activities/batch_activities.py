@@ -19,6 +19,7 @@ from docbatch.messages import (
 from docbatch.models import JobStatus
 from docbatch.settings import Settings
 from docbatch.store import Store
+from docbatch.views import job_counts
 
 
 class BatchActivities:
@@ -78,14 +79,7 @@ class BatchActivities:
             request.job_id, request.status, error_message=request.error_message
         )
         job = await self._store.get_job(request.job_id)
-        return JobSnapshot(
-            status=JobStatus(job.status),
-            total=job.total_items,
-            completed=job.completed_items,
-            failed=job.failed_items,
-            skipped=job.skipped_items,
-            cancelled=job.cancelled_items,
-        )
+        return JobSnapshot(status=JobStatus(job.status), **job_counts(job).model_dump())
 
     @activity.defn
     async def set_job_paused(self, request: SetJobPausedInput) -> None:

@@ -9,19 +9,15 @@ from __future__ import annotations
 
 from pydantic import BaseModel, Field
 
-from docbatch.models import ItemStatus, JobStatus
+from docbatch.models import ItemStatus, JobCounts, JobStatus
 
 
-class ParentState(BaseModel):
-    """What a parent run hands to the next one at continue-as-new."""
+class ParentState(JobCounts):
+    """What a parent run hands to the next one at continue-as-new: the counts so far,
+    the cursor and the job's shape."""
 
     cursor: int = 0
     """Ordinal of the last item listed; the next page starts after it."""
-    total: int = 0
-    completed: int = 0
-    failed: int = 0
-    skipped: int = 0
-    cancelled: int = 0
     page_size: int = 100
     continue_as_new_threshold: int = 100
     max_concurrent_children: int = 100
@@ -43,16 +39,11 @@ class BatchParentInput(BaseModel):
     state: ParentState | None = None
 
 
-class BatchParentResult(BaseModel):
+class BatchParentResult(JobCounts):
     """Final counts of a batch job."""
 
     job_id: str
     status: JobStatus
-    total: int
-    completed: int
-    failed: int
-    skipped: int
-    cancelled: int
     runs: int
 
 
@@ -144,15 +135,10 @@ class SetJobPausedInput(BaseModel):
     paused: bool
 
 
-class JobSnapshot(BaseModel):
+class JobSnapshot(JobCounts):
     """A job's status and item counts as the store has them."""
 
     status: JobStatus
-    total: int
-    completed: int
-    failed: int
-    skipped: int
-    cancelled: int
 
 
 class CancelJobItemsInput(BaseModel):

@@ -679,7 +679,8 @@ class BatchJob(_Response):
 
 
 class JobCounts(_Response):
-    """Per-status item counts of a job (docbatch's own summary, not in the reference)."""
+    """Per-status item counts of a job: the one counter type of the API, the store's
+    snapshots and the workflows' messages (docbatch's own summary, not in the reference)."""
 
     total: int = 0
     completed: int = 0
@@ -698,6 +699,16 @@ class JobCounts(_Response):
         if self.total <= 0:
             return 0.0
         return round(min(100.0, 100.0 * self.terminal / self.total), 2)
+
+    def counts(self) -> JobCounts:
+        """Just the counts (of a message that carries more)."""
+        return JobCounts(
+            total=self.total,
+            completed=self.completed,
+            failed=self.failed,
+            skipped=self.skipped,
+            cancelled=self.cancelled,
+        )
 
 
 class BatchGetStatusResponse(_Response):

@@ -95,8 +95,6 @@ class BatchParentWorkflow:
     def progress(self, *_ignored: Any) -> Progress:
         """Counts and percentage of the job as this workflow sees them (input ignored)."""
         state = self._state
-        done = state.completed + state.failed + state.skipped + state.cancelled
-        percentage = 0.0 if state.total <= 0 else min(100.0, round(100.0 * done / state.total, 2))
         return Progress(
             job_id=self._job_id,
             status=self._shown_status(),
@@ -107,7 +105,7 @@ class BatchParentWorkflow:
             skipped=state.skipped,
             cancelled=state.cancelled,
             in_flight=len(self._in_flight),
-            percentage=percentage,
+            percentage=state.percentage,
             run=state.runs,
         )
 
@@ -426,11 +424,7 @@ class BatchParentWorkflow:
         )
         if snapshot.status.is_terminal:
             # The store is the record: adopt its exact counts for the final answer.
-            self._state.total = snapshot.total
-            self._state.completed = snapshot.completed
-            self._state.failed = snapshot.failed
-            self._state.skipped = snapshot.skipped
-            self._state.cancelled = snapshot.cancelled
+            self._state = self._state.model_copy(update=snapshot.counts().model_dump())
         self._upsert_status(snapshot.status)
 
     async def _emit(self, suffix: str) -> None:
@@ -478,14 +472,9 @@ class BatchParentWorkflow:
         )
 
     def _result(self) -> BatchParentResult:
-        state = self._state
         return BatchParentResult(
             job_id=self._job_id,
             status=self._status,
-            total=state.total,
-            completed=state.completed,
-            failed=state.failed,
-            skipped=state.skipped,
-            cancelled=state.cancelled,
-            runs=state.runs,
+            runs=self._state.runs,
+            **self._state.counts().model_dump(),
         )
