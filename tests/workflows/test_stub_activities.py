@@ -19,12 +19,14 @@ from dataclasses import dataclass, field
 
 import pytest
 from temporalio import activity
-from temporalio.client import Client, WorkflowHandle
+from temporalio.client import Client, WorkflowHandle, WorkflowHistory
 from temporalio.exceptions import ApplicationError
+from temporalio.service import RPCError, RPCStatusCode
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 from activities.item_activities import DOCUMENT_ERROR_TYPE
+from docbatch.ids import item_workflow_id
 from docbatch.messages import (
     BatchParentInput,
     BatchParentResult,
@@ -44,6 +46,12 @@ from docbatch.messages import (
     StartJobOutput,
 )
 from docbatch.models import ItemStatus, JobStatus
+from tests.workflows.helpers import (
+    failed_workflow_tasks,
+    parent_histories,
+    record_histories,
+    replay,
+)
 from worker import WORKFLOWS, workflow_runner
 from workflows.batch_parent import BatchParentWorkflow
 
@@ -223,6 +231,28 @@ class Harness:
         )
         return job_id, handle
 
+    async def histories(self, job_id: str, job: StubJob) -> list[WorkflowHistory]:
+        """Every run of the parent, then each child that ran."""
+        found = await parent_histories(self.client, f"batch-{job_id}")
+        for ordinal in range(1, len(job.names) + 1):
+            item_id = job.item_id(ordinal)
+            if job.name_of(item_id).startswith("skip"):
+                continue
+            child = self.client.get_workflow_handle(item_workflow_id(job_id, item_id))
+            try:
+                found.append(await child.fetch_history())
+            except RPCError as exc:  # never started: the batch was cancelled first
+                if exc.status != RPCStatusCode.NOT_FOUND:
+                    raise
+        return found
+
+    async def replays(self, name: str, job_id: str, job: StubJob) -> None:
+        """The run's histories are healthy and replay (and are stored when recording)."""
+        histories = await self.histories(job_id, job)
+        assert failed_workflow_tasks(histories) == []
+        record_histories(name, histories)
+        await replay(histories)
+
 
 @pytest.fixture
 async def harness(temporal_env: WorkflowEnvironment) -> AsyncIterator[Harness]:
@@ -241,7 +271,7 @@ async def harness(temporal_env: WorkflowEnvironment) -> AsyncIterator[Harness]:
 async def test_pages_paths_and_continue_as_new(harness: Harness) -> None:
     names = ["ok-1", "slow-2", "bad-3", "skip-4", "crash-5", "ok-6", "skip-7", "ok-8"]
     job = StubJob(names=names, page_size=2, threshold=3)
-    _, handle = await harness.start(job)
+    job_id, handle = await harness.start(job)
     result = await handle.result()
 
     assert result.status == JobStatus.COMPLETED
@@ -256,6 +286,7 @@ async def test_pages_paths_and_continue_as_new(harness: Harness) -> None:
     progress = await handle.query(BatchParentWorkflow.progress)
     assert progress.percentage == 100.0
     assert progress.in_flight == 0
+    await harness.replays("stub-pages-failures-continue-as-new", job_id, job)
 
 
 async def test_a_batch_of_broken_files_fails_and_says_so(harness: Harness) -> None:
@@ -270,7 +301,7 @@ async def test_a_batch_of_broken_files_fails_and_says_so(harness: Harness) -> No
 
 async def test_cancel_stops_a_running_item_and_ends_the_rest(harness: Harness) -> None:
     job = StubJob(names=["ok-1", "hang-2", "ok-3", "ok-4"], page_size=2, threshold=2)
-    _, handle = await harness.start(job)
+    job_id, handle = await harness.start(job)
     await asyncio.wait_for(job.hanging.wait(), timeout=60)
     await handle.signal(BatchParentWorkflow.cancel)
     result = await handle.result()
@@ -280,6 +311,7 @@ async def test_cancel_stops_a_running_item_and_ends_the_rest(harness: Harness) -
     assert job.statuses[-1] == JobStatus.CANCELLED
     assert job.events[-1] == "cancelled"
     assert job.outcomes[job.item_id(2)] == ItemStatus.CANCELLED
+    await harness.replays("stub-cancel-running-item", job_id, job)
 
 
 async def test_a_batch_paused_at_start_dispatches_nothing_until_resumed(
