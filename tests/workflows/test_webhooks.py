@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import hashlib
 import hmac
@@ -19,6 +18,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
+from docbatch import webhooks
 from docbatch.errors import ConfigError
 from tests.api.conftest import serve, serve_on
 from tests.conftest import CORPUS, StackFactory, free_port
@@ -126,7 +126,16 @@ async def test_a_receiver_that_comes_back_gets_every_event(
         config = {"parameters": {"webhook_url": f"http://127.0.0.1:{port}/hook"}}
         status = await run_folder_job(stack, folder, config)
         assert status.job.status == "completed"
-        await asyncio.sleep(1.0)  # the receiver stays down through a few attempts
+        # The receiver stays down until delivery has failed and been retried.
+        delivery = stack.client.get_workflow_handle(
+            f"webhook-{webhooks.event_id(status.job.id, 'pending')}"
+        )
+
+        async def retried() -> bool:
+            pending = (await delivery.describe()).raw_description.pending_activities
+            return bool(pending) and pending[0].attempt >= 3
+
+        await wait_until(retried, timeout=60)
         async with serve_on(receiver.app(), port):
 
             async def every_event() -> bool:
