@@ -217,6 +217,32 @@ async def worker_process(
         await _stop(process)
 
 
+@contextlib.asynccontextmanager
+async def user_worker_process(settings: Settings) -> AsyncIterator[WorkerProcess]:
+    """Run ``worker.py`` as users do (the real engines), against ``settings``' server.
+
+    Yields once it runs; the first job it is given waits for it to poll.
+    """
+    log_path = settings.data_dir / f"worker-{uuid.uuid4().hex[:8]}.log"
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    with log_path.open("ab") as log:
+        process = subprocess.Popen(
+            [sys.executable, "worker.py"],
+            cwd=ROOT,
+            env={**os.environ, **settings_env(settings)},
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+    try:
+        if process.poll() is not None:
+            raise RuntimeError(f"worker.py exited at once:\n{log_path.read_text()[-3000:]}")
+        yield WorkerProcess(pid=process.pid, log_path=log_path)
+    finally:
+        await _stop(process)
+
+
 @dataclass
 class ApiProcess:
     """The HTTP API (``python -m docbatch.api``, uvicorn) in its own process."""

@@ -1,18 +1,20 @@
-"""Real documents: docbatch's wall time over N copies of the corpus ÷ the engine's alone.
+"""Real documents: docbatch's wall time over N copies of the corpus ÷ a plain process pool's.
 
     .venv/bin/python bench/real_documents.py [--copies 3] [--rounds 3] [--smoke]
 
 N copies of ``../shared/corpus/documents`` (each copy's bytes made distinct so dedup
 does not apply, the documents staying valid) are parsed
 
-- **through docbatch**: registered as a directory and run as one parse job on the
-  persistent, tuned dev server with a worker process (``worker.build_worker`` with the
-  real ``run_engine``), timed from registering the folder to the job's result;
-- **directly**: ``run_engine`` with the same job config in an ``EnginePool`` of the same
-  number of processes, every document submitted at once, no orchestration.
+- **through docbatch, as users run it**: the persistent, tuned dev server, ``worker.py``
+  as a process (warm: it has run an untimed job, so its engine processes have loaded
+  every format), and ``starter.py run <folder> --json`` as a process, timed from its
+  start to its exit (registering the folder, the job, waiting for its end);
+- **by the baseline a user would write instead**: ``parse_document`` on every file in a
+  plain ``concurrent.futures.ProcessPoolExecutor`` of the same number of processes,
+  every document submitted at once, the outputs returned to the caller.
 
-Each round times direct → docbatch → direct (each round with copies of its own); a
-round's figure is wall(docbatch) ÷ the mean of the two direct walls, and the report gives
+Each round times plain → docbatch → plain (each round with copies of its own); a
+round's figure is wall(docbatch) ÷ the mean of the two plain walls, and the report gives
 the median over the rounds (target ≤ 1.25). Only documents that parse in an untimed
 warm-up copy are copied, so both sides do the same successful work; the script checks
 that every document succeeds on both sides with byte-identical outputs.
@@ -23,13 +25,16 @@ from __future__ import annotations
 import argparse
 import asyncio
 import hashlib
+import json
 import mimetypes
 import os
 import shutil
 import statistics
+import subprocess
 import sys
 import time
 import zipfile
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -37,14 +42,13 @@ if not __package__:  # run as a script: import the repository, not bench/, first
     sys.path[0] = str(Path(__file__).resolve().parents[1])
 
 from bench import harness
-from bench.bench_worker import warm_up
 from docbatch.blobs import BlobStore
 from docbatch.engines.base import EngineRequest
-from docbatch.engines.pool import EnginePool
-from docbatch.engines.registry import run_engine
+from docbatch.engines.parse import parse_document
 from docbatch.models import engine_config, load_job_config
 from docbatch.settings import Settings
 from docbatch.store import Store
+from docbatch.store.tables import JobRow
 
 TARGET_RATIO = 1.25
 JOB_CONFIG: dict[str, object] = {}
@@ -117,29 +121,42 @@ class Outcome:
     detail: str
 
 
-async def run_direct(pool: EnginePool, root: Path) -> tuple[dict[str, Outcome], float]:
-    """Parse every file under ``root`` with ``run_engine`` in ``pool``, all submitted at once."""
-    config = engine_config(load_job_config(JOB_CONFIG))
+_CONFIG = engine_config(load_job_config(JOB_CONFIG))
+
+
+def parse_one(path: str, file_name: str) -> str:
+    """What a user's pool runs per file: ``parse_document``, its output returned."""
+    request = EngineRequest(
+        path=path,
+        file_name=file_name,
+        job_type="parse",
+        config=_CONFIG,
+        mime_type=mimetypes.guess_type(path)[0],
+    )
+    return parse_document(request).content
+
+
+async def run_plain(pool: ProcessPoolExecutor, root: Path) -> tuple[dict[str, Outcome], float]:
+    """Parse every file under ``root`` in the plain pool, all submitted at once."""
+    loop = asyncio.get_running_loop()
     files = sorted(p for p in root.rglob("*") if p.is_file())
 
     async def one(path: Path) -> tuple[str, Outcome]:
         relative = path.relative_to(root).as_posix()
-        request = EngineRequest(
-            path=str(path),
-            file_name=relative,
-            job_type="parse",
-            config=config,
-            mime_type=mimetypes.guess_type(path.name)[0],
-        )
         try:
-            result = await pool.run(run_engine, request)
+            content = await loop.run_in_executor(pool, parse_one, str(path), relative)
         except Exception as exc:
             return relative, Outcome(False, f"{type(exc).__name__}: {exc}"[:200])
-        return relative, Outcome(True, hashlib.sha256(result.content.encode()).hexdigest())
+        return relative, Outcome(True, hashlib.sha256(content.encode()).hexdigest())
 
     started = time.perf_counter()
     outcomes = dict(await asyncio.gather(*(one(path) for path in files)))
     return outcomes, time.perf_counter() - started
+
+
+def pool_pids(pool: ProcessPoolExecutor) -> list[int]:
+    """The pool's worker processes (started on first use)."""
+    return [process.pid for process in pool._processes.values() if process.pid]
 
 
 # --------------------------------------------------------------------- docbatch
@@ -160,26 +177,61 @@ async def docbatch_outcomes(store: Store, settings: Settings, job_id: str) -> di
     return outcomes
 
 
+@dataclass(frozen=True)
+class StarterRun:
+    """One ``starter.py run`` process: its job, wall time and CPU."""
+
+    job_id: str
+    wall: float
+    cpu: float
+
+
+async def run_starter(settings: Settings, folder: Path, log_dir: Path) -> StarterRun:
+    """``starter.py run <folder> --json`` as a user runs it, timed from start to exit."""
+    output = log_dir / f"starter-{folder.name}.json"
+    with output.open("wb") as stdout, (log_dir / "starter.log").open("ab") as stderr:
+        started = time.perf_counter()
+        process = subprocess.Popen(
+            [sys.executable, "starter.py", "run", str(folder), "--json"],
+            cwd=harness.ROOT,
+            env={**os.environ, **harness.settings_env(settings)},
+            stdin=subprocess.DEVNULL,
+            stdout=stdout,
+            stderr=stderr,
+        )
+        _, status, usage = await asyncio.to_thread(os.wait4, process.pid, 0)
+        wall = time.perf_counter() - started
+    process.returncode = os.waitstatus_to_exitcode(status)
+    if process.returncode != 0:
+        tail = (log_dir / "starter.log").read_text(errors="replace")[-3000:]
+        raise RuntimeError(f"starter.py run {folder} exited {process.returncode}:\n{tail}")
+    shown = json.loads(output.read_text())
+    return StarterRun(job_id=shown["job"]["id"], wall=wall, cpu=usage.ru_utime + usage.ru_stime)
+
+
 @dataclass
 class Round:
-    """One docbatch run over its own copies, between two direct runs."""
+    """One docbatch run over its own copies, between two plain-pool runs."""
 
-    wall: float
-    registering: float
-    run: harness.JobRun
+    run: StarterRun
+    job: JobRow
     outcomes: dict[str, Outcome]
     direct_before: float
     direct_after: float
     direct_outcomes: dict[str, Outcome]
 
     @property
+    def wall(self) -> float:
+        return self.run.wall
+
+    @property
     def ratio(self) -> float:
-        """wall(docbatch) ÷ the mean of the direct runs around it."""
+        """wall(docbatch) ÷ the mean of the plain runs around it."""
         return self.wall / ((self.direct_before + self.direct_after) / 2)
 
 
 async def main(arguments: argparse.Namespace) -> int:
-    """Warm both sides up, then time direct → docbatch → direct per round, and report."""
+    """Warm both sides up, then time plain → docbatch → plain per round, and report."""
     copies = SMOKE_COPIES if arguments.smoke else arguments.copies
     rounds = 1 if arguments.smoke else arguments.rounds
     corpus = sorted(p.name for p in harness.CORPUS.iterdir() if p.is_file())
@@ -188,73 +240,67 @@ async def main(arguments: argparse.Namespace) -> int:
     results: list[Round] = []
     with harness.workdir(arguments) as root:
         settings = harness.bench_settings(root / "data", **harness.smoke_overrides(arguments))
+        logs = settings.data_dir
         calibration_folder = root / "calibration"
         folders = [root / f"round-{r}" for r in range(rounds)]
-        pool = EnginePool(settings.engine_processes)
+        pool = ProcessPoolExecutor(max_workers=settings.engine_processes)
         try:
-            await warm_up(pool)
             make_copies(corpus, calibration_folder, range(CALIBRATION_COPY, CALIBRATION_COPY + 1))
-            async with harness.dev_server(settings) as server:
-                client = server.client
+            async with (
+                harness.dev_server(settings) as server,
+                harness.user_worker_process(settings) as worker,
+            ):
                 store = await Store.open(settings.effective_database_url)
                 try:
-                    async with harness.worker_process(settings, "real") as worker:
-                        # Both sides parse one (distinct) copy untimed first: each engine
-                        # process has then loaded what every format needs.
-                        calibration, _ = await run_direct(pool, calibration_folder)
-                        warm_up_directory = await harness.register(store, calibration_folder)
-                        warm = await harness.run_job(
-                            store, client, settings, warm_up_directory, JOB_CONFIG
-                        )
-                        parsed = sorted(n.split("/", 1)[1] for n, o in calibration.items() if o.ok)
-                        refused = {
-                            n.split("/", 1)[1]: o.detail for n, o in calibration.items() if not o.ok
-                        }
-                        print(f"calibration: {len(parsed)} of {len(corpus)} documents parse")
-                        for name, detail in refused.items():
-                            print(f"  left out {name}: {detail}")
-                        print(f"docbatch warm-up job: {warm.counts()}")
-                        for r, folder in enumerate(folders):  # distinct bytes in every round
-                            make_copies(parsed, folder, range(r * copies, (r + 1) * copies))
-                        total = len(parsed) * copies
-                        print(f"{rounds} rounds of {copies} copies × {len(parsed)} documents")
+                    # Both sides parse one (distinct) copy untimed first: each engine
+                    # process has then loaded what every format needs.
+                    calibration, _ = await run_plain(pool, calibration_folder)
+                    warm = await run_starter(settings, calibration_folder, logs)
+                    warm_job = await store.get_job(warm.job_id)
+                    parsed = sorted(n.split("/", 1)[1] for n, o in calibration.items() if o.ok)
+                    refused = {
+                        n.split("/", 1)[1]: o.detail for n, o in calibration.items() if not o.ok
+                    }
+                    print(f"calibration: {len(parsed)} of {len(corpus)} documents parse")
+                    for name, detail in refused.items():
+                        print(f"  left out {name}: {detail}")
+                    print(f"docbatch warm-up job: {harness.JobRun(warm_job, warm.wall).counts()}")
+                    for r, folder in enumerate(folders):  # distinct bytes in every round
+                        make_copies(parsed, folder, range(r * copies, (r + 1) * copies))
+                    total = len(parsed) * copies
+                    print(f"{rounds} rounds of {copies} copies × {len(parsed)} documents")
 
-                        pids: dict[str, int | list[int]] = {
-                            "server": server.pid,
-                            "worker": worker.pid,
-                            "docbatch engines": worker.engine_pids(),
-                            "direct engines": harness.engine_processes_of(os.getpid()),
-                        }
-                        direct_outcomes, direct_wall = await run_direct(pool, folders[0])
-                        with harness.CpuMeter(pids) as cpu:
-                            for r, folder in enumerate(folders):
-                                started = time.perf_counter()
-                                directory_id = await harness.register(store, folder)
-                                registering = time.perf_counter() - started
-                                run = await harness.run_job(
-                                    store, client, settings, directory_id, JOB_CONFIG
+                    pids: dict[str, int | list[int]] = {
+                        "server": server.pid,
+                        "worker": worker.pid,
+                        "docbatch engines": worker.engine_pids(),
+                        "plain pool": pool_pids(pool),
+                    }
+                    direct_outcomes, direct_wall = await run_plain(pool, folders[0])
+                    starter_cpu = 0.0
+                    with harness.CpuMeter(pids) as cpu:
+                        for r, folder in enumerate(folders):
+                            run = await run_starter(settings, folder, logs)
+                            starter_cpu += run.cpu
+                            ours = await docbatch_outcomes(store, settings, run.job_id)
+                            after = folders[min(r + 1, rounds - 1)]
+                            next_outcomes, next_wall = await run_plain(pool, after)
+                            results.append(
+                                Round(
+                                    run=run,
+                                    job=await store.get_job(run.job_id),
+                                    outcomes=ours,
+                                    direct_before=direct_wall,
+                                    direct_after=next_wall,
+                                    direct_outcomes=direct_outcomes,
                                 )
-                                wall = time.perf_counter() - started
-                                ours = await docbatch_outcomes(store, settings, run.job.id)
-                                after = folders[min(r + 1, rounds - 1)]
-                                next_outcomes, next_wall = await run_direct(pool, after)
-                                results.append(
-                                    Round(
-                                        wall=wall,
-                                        registering=registering,
-                                        run=run,
-                                        outcomes=ours,
-                                        direct_before=direct_wall,
-                                        direct_after=next_wall,
-                                        direct_outcomes=direct_outcomes,
-                                    )
-                                )
-                                print(
-                                    f"round {r}: direct {direct_wall:.1f} s, docbatch {wall:.1f} s "
-                                    f"({run.counts()}), direct {next_wall:.1f} s: ratio "
-                                    f"{results[-1].ratio:.3f}"
-                                )
-                                direct_outcomes, direct_wall = next_outcomes, next_wall
+                            )
+                            print(
+                                f"round {r}: plain {direct_wall:.1f} s, docbatch {run.wall:.1f} s "
+                                f"({harness.JobRun(results[-1].job, run.wall).counts()}), plain "
+                                f"{next_wall:.1f} s: ratio {results[-1].ratio:.3f}"
+                            )
+                            direct_outcomes, direct_wall = next_outcomes, next_wall
                 finally:
                     await store.close()
         finally:
@@ -272,24 +318,21 @@ async def main(arguments: argparse.Namespace) -> int:
     )
     ratios = sorted(r.ratio for r in results)
     report.add(
-        harness.at_most("wall(docbatch) ÷ wall(direct), median", statistics.median(ratios), 1.25)
+        harness.at_most(
+            "wall(docbatch) ÷ wall(plain pool), median", statistics.median(ratios), TARGET_RATIO
+        )
     )
     report.add(harness.Figure("… per round", " / ".join(f"{x:.2f}" for x in ratios)))
     docbatch_wall = sum(r.wall for r in results)
     direct_wall = sum((r.direct_before + r.direct_after) / 2 for r in results)
     report.add(harness.Figure("docbatch", total * rounds / docbatch_wall, "documents/s"))
-    report.add(harness.Figure("direct (around each round)", total * rounds / direct_wall, "docs/s"))
+    report.add(harness.Figure("plain pool (around each round)", total * rounds / direct_wall,
+                              "documents/s"))  # fmt: skip
     report.add(
         harness.Figure(
-            "direct runs, slowest ÷ fastest (the machine's drift)",
+            "plain runs, slowest ÷ fastest (the machine's drift)",
             max(max(r.direct_before, r.direct_after) for r in results)
             / min(min(r.direct_before, r.direct_after) for r in results),
-        )
-    )
-    report.add(
-        harness.Figure(
-            "registering the folders ÷ docbatch wall",
-            sum(r.registering for r in results) / docbatch_wall,
         )
     )
     both = sum(
@@ -300,28 +343,30 @@ async def main(arguments: argparse.Namespace) -> int:
         for name in sorted(set(result.outcomes) | set(result.direct_outcomes)):
             mine, theirs = result.outcomes.get(name), result.direct_outcomes.get(name)
             if mine != theirs:
-                print(f"  round {r} differs: {name}: docbatch {mine}, direct {theirs}")
+                print(f"  round {r} differs: {name}: docbatch {mine}, plain {theirs}")
     report.check(
         f"docbatch completed all {total} documents of every round",
-        all(harness.job_completed(r.run, completed=total) for r in results),
+        all(harness.job_completed(harness.JobRun(r.job, r.wall), completed=total) for r in results),
     )
     report.check(
-        "docbatch and direct refuse the same number of documents (warm-up copy)",
-        warm.job.failed_items == len(refused) and warm.job.completed_items == len(parsed),
+        "docbatch and the plain pool refuse the same documents (warm-up copy)",
+        warm_job.failed_items == len(refused) and warm_job.completed_items == len(parsed),
     )
     report.check("every document succeeds in both", both == total * rounds)
     report.check("outputs identical in both", all(r.outcomes == r.direct_outcomes for r in results))
     used = cpu.used
-    # Inside the meter each round has one docbatch run and one direct run (the one after).
-    direct_engines = used["direct engines"] / rounds
+    # Inside the meter each round has one docbatch run and one plain run (the one after).
+    plain_engines = used["plain pool"] / rounds
     docbatch_engines = used["docbatch engines"] / rounds
-    orchestration = (used["server"] + used["worker"]) / rounds
+    orchestration = (used["server"] + used["worker"] + starter_cpu) / rounds
     report.add(
-        harness.Figure("engine CPU per round, docbatch ÷ direct", docbatch_engines / direct_engines)
+        harness.Figure(
+            "engine CPU per round, docbatch ÷ plain pool", docbatch_engines / plain_engines
+        )
     )
     report.add(
         harness.Figure(
-            "orchestration CPU (server + worker) ÷ engine CPU, docbatch",
+            "orchestration CPU (server + worker + starter) ÷ engine CPU, docbatch",
             orchestration / docbatch_engines,
         )
     )
@@ -329,15 +374,17 @@ async def main(arguments: argparse.Namespace) -> int:
     report.notes += [
         f"Corpus documents left out because the engine refuses them: "
         f"{', '.join(refused) or 'none'}; docbatch refused the same "
-        f"({warm.job.failed_items} of {warm.job.total_items} failed in its warm-up job).",
-        f"CPU used while the rounds ran: {shown}. On 2 busy cores the orchestration's CPU "
-        "is taken from the engines: the wall ratio cannot go much below 1 + (orchestration "
-        "CPU ÷ engine CPU) plus the job's fixed start and finish.",
-        "Each round: direct, then docbatch over its own distinct copies, then direct again "
-        "(the next round's copies); a round's ratio divides by the mean of the two. "
-        "docbatch's wall includes registering the folder (hashing every file). Both sides "
-        "start their engine processes and parse one distinct copy of the corpus untimed "
-        "first, so every engine process has loaded what each format needs.",
+        f"({warm_job.failed_items} of {warm_job.total_items} failed in its warm-up job).",
+        f"CPU used while the rounds ran: {shown}, starter.py {starter_cpu:.1f} s. On 2 busy "
+        "cores the orchestration's CPU is taken from the engines: the wall ratio cannot go "
+        "much below 1 + (orchestration CPU ÷ engine CPU) plus the job's fixed start and "
+        "finish.",
+        "Each round: the plain pool, then starter.py over its own distinct copies, then the "
+        "plain pool again (the next round's copies); a round's ratio divides by the mean of "
+        "the two. docbatch's wall is starter.py's lifetime: its start-up, registering the "
+        "folder (hashing every file), the job and its end. Both sides parse one distinct "
+        "copy of the corpus untimed first, so every engine process has loaded what each "
+        "format needs.",
     ]
     return harness.finish(report, arguments)
 
