@@ -245,9 +245,9 @@ def _cpu_now() -> float:
 def _serve(connection: multiprocessing.connection.Connection) -> None:
     """A worker process: parse ``(engine, path)`` requests until ``None`` arrives."""
     with contextlib.suppress(Exception):
-        from docbatch.engines.parse import _quiet_third_party_output
+        from docbatch.engines.formats import quiet_third_party_output
 
-        _quiet_third_party_output()
+        quiet_third_party_output()
     while (request := connection.recv()) is not None:
         engine, path = request
         cpu, wall = _cpu_now(), time.perf_counter()
