@@ -25,14 +25,12 @@ from docbatch.errors import ConfigError, DocumentError, NotFoundError
 from docbatch.ids import result_id_for
 from docbatch.messages import ItemFailureInput, ItemInput, ItemOutcome
 from docbatch.models import (
-    ClassifyJob,
-    ClassifyMode,
     ItemStatus,
     JobType,
     engine_config,
-    job_type_of,
     load_job_config,
     parse_parameters_of,
+    uses_llm,
 )
 from docbatch.settings import Settings
 from docbatch.store import ResultSpec, Store
@@ -189,8 +187,7 @@ class ItemActivities:
                 output_destination=(
                     parameters.output_s3_path_prefix or self._settings.output_s3_prefix
                 ),
-                local_engine=job_type_of(config) == JobType.PARSE
-                or (isinstance(config, ClassifyJob) and config.mode != ClassifyMode.MULTIMODAL),
+                local_engine=not uses_llm(config),
             )
             self._jobs[job_id] = context
             while len(self._jobs) > self._job_cache_size:

@@ -528,6 +528,14 @@ def job_type_of(config: AnyJobConfig) -> JobType:
     return JobType.PARSE
 
 
+def uses_llm(config: AnyJobConfig) -> bool:
+    """Whether a job needs the LLM endpoint: extract jobs and MULTIMODAL classification
+    (parse and FAST classification run on local engines)."""
+    return job_type_of(config) == JobType.EXTRACT or (
+        isinstance(config, ClassifyJob) and config.mode == ClassifyMode.MULTIMODAL
+    )
+
+
 class BatchCreateRequest(_Request):
     """Body of ``POST /api/v1/beta/batch-processing``."""
 

@@ -41,8 +41,6 @@ from docbatch.models import (
     BatchGetStatusResponse,
     BatchJob,
     BatchPauseResponse,
-    ClassifyJob,
-    ClassifyMode,
     ItemStatus,
     JobItem,
     JobItemGetProcessingResultsResponse,
@@ -52,6 +50,7 @@ from docbatch.models import (
     job_type_of,
     parameters_hash,
     parse_parameters_of,
+    uses_llm,
     wants_reprocessing,
 )
 from docbatch.settings import Settings
@@ -218,7 +217,7 @@ async def create_job(
         directory_id=request.directory_id,
         config_json=config.model_dump_json(by_alias=True, exclude_none=True),
         parameters_hash=parameters_hash(
-            config, model=settings.llm_model if _uses_llm(config, job_type) else None
+            config, model=settings.llm_model if uses_llm(config) else None
         ),
         invalidate_cache=wants_reprocessing(config),
         page_size=page_size,
@@ -344,14 +343,8 @@ async def retry_failed_items(
     )
 
 
-def _uses_llm(config: AnyJobConfig, job_type: JobType) -> bool:
-    return job_type == JobType.EXTRACT or (
-        isinstance(config, ClassifyJob) and config.mode == ClassifyMode.MULTIMODAL
-    )
-
-
 def _check_engine_available(config: AnyJobConfig, job_type: JobType, settings: Settings) -> None:
-    if _uses_llm(config, job_type) and settings.llm_options is None:
+    if uses_llm(config) and settings.llm_options is None:
         what = "extract jobs" if job_type == JobType.EXTRACT else "MULTIMODAL classification"
         raise ConfigError(
             f"{what} need an LLM endpoint: set DOCBATCH_LLM_BASE_URL (and "

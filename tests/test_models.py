@@ -14,8 +14,10 @@ from docbatch.models import (
     ClassifyJob,
     ParseParameters,
     format_validation_error,
+    load_job_config,
     parameters_hash,
     parse_page_ranges,
+    uses_llm,
 )
 from tests.conftest import SHARED
 
@@ -189,3 +191,23 @@ def test_classify_hash_depends_on_rules_not_ids() -> None:
     assert parameters_hash(one) == parameters_hash(two)
     assert parameters_hash(one) != parameters_hash(other)
     assert parameters_hash(one) != parameters_hash(_parse({}))
+
+
+@pytest.mark.parametrize(
+    ("config", "needs_llm"),
+    [
+        ({}, False),
+        ({"parameters": {"fast_mode": True}}, False),
+        ({"rules": RULES}, False),
+        ({"rules": RULES, "mode": "FAST"}, False),
+        ({"rules": RULES, "mode": "MULTIMODAL"}, True),
+        ({"data_schema": {"type": "object", "properties": {"a": {"type": "string"}}}}, True),
+        (
+            {"parameters": {"structured_output": True,
+                            "structured_output_json_schema": '{"type": "object"}'}},
+            True,
+        ),
+    ],
+)  # fmt: skip
+def test_which_jobs_need_the_llm_endpoint(config: dict[str, Any], needs_llm: bool) -> None:
+    assert uses_llm(load_job_config(config)) is needs_llm
