@@ -42,6 +42,7 @@ from docbatch.models import (
     JobType,
     SkipReason,
 )
+from docbatch.skips import ListedFile, candidate_hashes, decide
 from docbatch.store import db
 from docbatch.store.tables import (
     ApiKeyRow,
@@ -904,11 +905,10 @@ class Store:
     async def list_page(self, job_id: str, *, cursor: int, limit: int) -> ListedPage:
         """Write the next page of items and skip those that need no work, in one step.
 
-        Skips: files over the job's size limit (``size_limit_exceeded``) and files whose
-        content was already processed with the same job type and parameters hash
-        (``already_processed``, unless the job invalidates the cache). Returns only the
-        items that need a child workflow. Safe to repeat: rows are inserted once and
-        status transitions are guarded.
+        Skips as ``docbatch.skips`` decides: files over the job's size limit and files
+        whose content was already processed with the same parameters (unless the job
+        invalidates the cache). Returns only the items that need a child workflow. Safe to
+        repeat: rows are inserted once and status transitions are guarded.
         """
         async with self._transaction() as session:
             job = await session.get(JobRow, job_id)
@@ -937,26 +937,13 @@ class Store:
                 )
             ).all()
             status = {r.item_id: r.status for r in page}
-            skips: dict[str, tuple[SkipReason, str | None]] = {}
-            for r in page:
-                if (
-                    r.status == ItemStatus.PENDING.value
-                    and r.size is not None
-                    and r.size > job.max_file_size_bytes
-                ):
-                    skips[r.item_id] = (SkipReason.SIZE_LIMIT_EXCEEDED, None)
-            if not job.invalidate_cache:
-                candidates = {
-                    r.item_id: r.content_hash
-                    for r in page
-                    if r.status == ItemStatus.PENDING.value
-                    and r.item_id not in skips
-                    and r.content_hash
-                }
-                done = await self._processed_hashes(session, job, set(candidates.values()))
-                for item_id, content_hash in candidates.items():
-                    if content_hash in done:
-                        skips[item_id] = (SkipReason.ALREADY_PROCESSED, done[content_hash])
+            files = [ListedFile(r.item_id, r.status, r.size, r.content_hash) for r in page]
+            size_limit, fresh = job.max_file_size_bytes, job.invalidate_cache
+            wanted = candidate_hashes(files, max_file_size_bytes=size_limit, invalidate_cache=fresh)
+            processed = await self._processed_hashes(session, job, wanted)
+            skips = decide(
+                files, max_file_size_bytes=size_limit, invalidate_cache=fresh, processed=processed
+            )
             await self._skip_items(session, job_id, skips, now)
             for item_id in skips:
                 status[item_id] = ItemStatus.SKIPPED.value
