@@ -37,6 +37,7 @@ from docbatch.models import (
     JobType,
     load_job_config,
 )
+from docbatch.products.views import is_single
 from docbatch.settings import Settings
 from docbatch.store.tables import JobRow
 
@@ -133,7 +134,7 @@ def job_targets(job: JobRow) -> list[WebhookTarget]:
 def job_event_type(job: JobRow, suffix: str) -> str:
     """The event a job sends at ``suffix``: ``batch.*`` for a v2 batch, else by job type
     (``parse.success``…, also for a v2 product job of one file)."""
-    if job.batch_config_json and not json.loads(job.batch_config_json).get("single"):
+    if job.batch_config_json and not is_single(job):
         return f"batch.{BATCH_EVENT_SUFFIX.get(suffix, suffix)}"
     return event_type(JobType(job.job_type), suffix)
 

@@ -42,6 +42,7 @@ from docbatch.settings import Settings
 from docbatch.store import Store
 from docbatch.store.products import ProductStore
 from docbatch.store.tables import FileRow, JobItemRow, JobRow
+from docbatch.webhooks import WebhookTarget
 
 CONFIGURED = "configured"
 """``tier``/``version`` of a request that takes them from its saved configuration."""
@@ -67,33 +68,47 @@ def validated(model: type[M], data: Any, *, field: str | None = None) -> M:
 
 
 async def create_parse_job(
-    store: Store,
-    client: Client,
-    settings: Settings,
-    body: ParseCreate,
-    *,
-    project_id: str,
-    file_id: str | None = None,
+    store: Store, client: Client, settings: Settings, body: ParseCreate, *, project_id: str
 ) -> tuple[JobRow, JobItemRow]:
-    """Parse one file (``body.file_id``, or ``file_id`` of an upload)."""
+    """Parse one file of the project (``body.file_id``)."""
+    products = ProductStore(store)
+    parameters, hooks = await _prepare_parse(products, body, settings, project_id=project_id)
+    if body.file_id is None:
+        raise ConfigError("give file_id, or upload the file to /api/v2/parse/upload",
+                          field="file_id")  # fmt: skip
+    source = await _source_file(
+        store, products, body.file_id, project_id=project_id, field="file_id"
+    )
+    return await _start_parse(store, client, settings, body, parameters, hooks, source)
+
+
+async def _prepare_parse(
+    products: ProductStore, body: ParseCreate, settings: Settings, *, project_id: str
+) -> tuple[ParseV2Parameters, list[WebhookTarget]]:
+    """Everything a parse request is checked for before anything is kept or started:
+    its source, its parameters (configuration resolved once) and its endpoints."""
     if body.source_url is not None:
         raise ConfigError(
             "docbatch does not fetch documents from URLs; upload the file "
             "(parsing.create(upload_file=…)) or pass the file_id of a directory file",
             field="source_url",
         )
-    if file_id is not None and body.file_id is not None:
-        raise ConfigError("upload a file or give file_id, not both", field="file_id")
-    wanted = file_id or body.file_id
-    if wanted is None:
-        raise ConfigError("give file_id, or upload the file to /api/v2/parse/upload",
-                          field="file_id")  # fmt: skip
-    products = ProductStore(store)
     parameters = await _parse_parameters(products, body, project_id=project_id)
-    source = await _source_file(store, products, wanted, project_id=project_id, field="file_id")
     hooks = await service.batch_webhooks(
         products, None, None, parameters, settings, project_id=project_id
     )
+    return parameters, hooks
+
+
+async def _start_parse(
+    store: Store,
+    client: Client,
+    settings: Settings,
+    body: ParseCreate,
+    parameters: ParseV2Parameters,
+    hooks: list[WebhookTarget],
+    source: FileRow,
+) -> tuple[JobRow, JobItemRow]:
     return await _start(
         store,
         client,
@@ -102,7 +117,7 @@ async def create_parse_job(
         source,
         hooks=hooks,
         configuration_id=body.configuration_id,
-        project_id=project_id,
+        project_id=source.project_id,
         extra={"user_metadata": body.user_metadata} if body.user_metadata else {},
     )
 
@@ -141,10 +156,13 @@ async def upload_and_parse(
     content_type: str | None,
 ) -> tuple[JobRow, JobItemRow]:
     """``POST /api/v2/parse/upload``: keep the file in the project's uploads directory,
-    then parse it. The ``configuration`` form field is checked before a byte is kept."""
+    then parse it. The ``configuration`` form field (parameters, endpoints) is checked
+    before a byte is kept."""
     body = validated(ParseCreate, configuration, field="configuration")
+    if body.file_id is not None:
+        raise ConfigError("upload a file or give file_id, not both", field="file_id")
     products = ProductStore(store)
-    await _parse_parameters(products, body, project_id=project_id)
+    parameters, hooks = await _prepare_parse(products, body, settings, project_id=project_id)
     uploads = await products.uploads_directory(project_id=project_id)
     name = (filename or "upload").replace("\\", "/").rsplit("/", 1)[-1] or "upload"
     stored = await directories.upload_file(
@@ -159,9 +177,8 @@ async def upload_and_parse(
         unique_id=f"{uuid.uuid4().hex}/{name}",  # an upload never replaces another
         max_bytes=settings.max_upload_bytes,
     )
-    return await create_parse_job(
-        store, client, settings, body, project_id=project_id, file_id=stored.id
-    )
+    source = await store.get_file(stored.id)
+    return await _start_parse(store, client, settings, body, parameters, hooks, source)
 
 
 # ------------------------------------------------------- extract, classify
@@ -288,7 +305,7 @@ async def _start(
     parameters: AnyParameters,
     source: FileRow,
     *,
-    hooks: list[Any],
+    hooks: list[WebhookTarget],
     configuration_id: str | None,
     project_id: str,
     idempotency_key: str | None = None,

@@ -186,6 +186,19 @@ async def test_invalid_single_job_bodies_name_their_field(api: Api, tmp_path: Pa
             processing_options={"ocr_parameters": {"languages": ["klingon"]}},
         )  # fmt: skip
     assert "configuration.processing_options" in _field_of(refused.value)
+    # Checks past the form's shape (the source, the endpoints) also come before the upload.
+    for options, field in [
+        ({"source_url": "http://example.com/a.pdf"}, "source_url"),
+        ({"webhook_configurations": [{"webhook_url": "ftp://example.com/hook"}]}, "webhook_url"),
+    ]:
+        with (
+            MEMO.open("rb") as handle,
+            pytest.raises(llama_cloud.UnprocessableEntityError) as refused,
+        ):
+            await client.parsing.create(
+                tier="fast", version="latest", upload_file=handle, **options
+            )
+        assert field in _field_of(refused.value), refused.value.body
     # Nothing was kept or started by a refused request.
     assert [j async for j in client.parsing.list()] == []
     assert [d async for d in client.beta.directories.list(type="ephemeral")] == []
