@@ -1,214 +1,42 @@
-"""Results out, in bulk: a job's outputs as files in a folder, or as JSON lines.
-
-:func:`export_job` writes one file per item with an output, at the item's path in its
-directory: ``a/b/report.pdf`` becomes ``a/b/report.pdf.md`` for a parse job (the
-markdown of the output) and ``a/b/report.pdf.json`` for classify and extract (the JSON
-result), beside ``_docbatch.jsonl``, a manifest with one line per item of the job::
-
-    {"name": "a/b/report.pdf", "item_id": "dfl-…", "status": "completed",
-     "output": "a/b/report.pdf.md", "error_message": null, "skip_reason": null,
-     "parameters_hash": "…", "result_id": "res-…"}
-
-Items skipped as already processed have the output they reuse; failed ones have their
-error and no file. Exporting again writes the same files and the same manifest, and
-leaves files that are already identical untouched (their modification times too).
-Every write goes to a temporary file renamed into place. Names never leave the folder:
-``..`` components, absolute paths and backslashes are neutralized.
-
-:func:`result_lines` yields the same job as JSON lines with each output inline (or a
-reference to it), for ``GET …/{job_id}/results.jsonl``. Both page through the job's
-items in bounded batches and hold one output at a time: memory stays flat whatever the
-job's size.
-"""
+"""Exporting a job's outputs to a folder: a file per output and the manifest, each
+written atomically, in one pass or pass after pass while the job runs."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import filecmp
-import hashlib
 import json
 import os
 import tempfile
 from collections.abc import AsyncIterator
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
-from enum import StrEnum
 from pathlib import Path, PurePosixPath
 from typing import Any
 
 from docbatch.blobs import BlobStore
-from docbatch.errors import ConfigError, DocbatchError, TooLargeError
+from docbatch.errors import ConfigError, DocbatchError
+from docbatch.export.names import MAX_COMPONENT_BYTES, output_relative_path
+from docbatch.export.reading import (
+    PAGE_SIZE,
+    READ_WINDOW,
+    ItemResult,
+    Read,
+    iter_item_results,
+    read_outputs,
+    render_output,
+    windows,
+)
 from docbatch.models import ItemStatus, JobType
 from docbatch.store import Store
-from docbatch.store.tables import JobItemRow, JobRow, ProcessingResultRow
+from docbatch.store.tables import JobRow
 
 MANIFEST_NAME = "_docbatch.jsonl"
-PAGE_SIZE = 500
-"""Items read from the store per query."""
-MAX_COMPONENT_BYTES = 200
-"""A path component's longest encoding: NAME_MAX (255 bytes) leaves room for the suffix,
-a duplicate's item id and a temporary file's affixes."""
-INLINE_LIMIT_BYTES = 1 << 20
-"""``content=auto`` inlines outputs up to this size and references larger ones."""
 FOLLOW_EVERY_SECONDS = 2.0
 FOLLOW_OVERLAP = timedelta(seconds=10)
 """How far before the previous pass began a following pass looks back (see ExportFollower)."""
 _BEGINNING = datetime(1970, 1, 1, tzinfo=UTC)
-_CHUNK_BYTES = 64 * 1024
-READ_WINDOW = 16
-"""Outputs read together (one thread hop for local blobs), and the most held at a time."""
-
-
-# ------------------------------------------------------------------- reading
-
-
-@dataclass(frozen=True, slots=True)
-class ItemResult:
-    """One item of a job and the result it points at (None: failed, pending, …)."""
-
-    item: JobItemRow
-    result: ProcessingResultRow | None
-
-
-async def iter_item_results(
-    store: Store,
-    job_id: str,
-    *,
-    status: ItemStatus | None = None,
-    ended_since: datetime | None = None,
-    page_size: int = PAGE_SIZE,
-) -> AsyncIterator[ItemResult]:
-    """A job's items in listing order with their results, ``page_size`` per query."""
-    after = 0
-    while True:
-        page = await store.item_results_page(
-            job_id, after=after, limit=page_size, status=status, ended_since=ended_since
-        )
-        for item, result in page:
-            yield ItemResult(item, result)
-        if len(page) < page_size:
-            return
-        after = page[-1][0].ordinal
-
-
-async def _windows(
-    entries: AsyncIterator[ItemResult], size: int
-) -> AsyncIterator[list[ItemResult]]:
-    window: list[ItemResult] = []
-    async for entry in entries:
-        window.append(entry)
-        if len(window) >= size:
-            yield window
-            window = []
-    if window:
-        yield window
-
-
-Read = bytes | DocbatchError | None
-"""An item's output as read: its bytes, why they could not be read, or None (no output)."""
-
-
-async def read_outputs(
-    blobs: BlobStore, window: list[ItemResult], *, max_bytes: int | None = None
-) -> list[Read]:
-    """The outputs of a window of items, read together (one thread hop for local blobs)."""
-    wanted = [
-        (index, entry.result.output_location)
-        for index, entry in enumerate(window)
-        if entry.result is not None
-    ]
-    read = await blobs.read_many([location for _, location in wanted], max_bytes=max_bytes)
-    outputs: list[Read] = [None] * len(window)
-    for (index, _), value in zip(wanted, read, strict=True):
-        outputs[index] = value
-    return outputs
-
-
-def _parse_document(raw: bytes) -> Any:
-    try:
-        return json.loads(raw)
-    except ValueError:
-        return None
-
-
-def render_output(job_type: JobType, raw: bytes) -> bytes:
-    """The file a stored output becomes: the markdown of a parse, else indented JSON.
-
-    An output that is not what its job type produces is written as it is stored.
-    """
-    document = _parse_document(raw)
-    if job_type == JobType.PARSE:
-        if isinstance(document, dict) and isinstance(document.get("markdown"), str):
-            return str(document["markdown"]).encode()
-        return raw
-    if document is None:
-        return raw
-    return (json.dumps(document, indent=2, ensure_ascii=False) + "\n").encode()
-
-
-def inline_content(job_type: JobType, raw: bytes) -> Any:
-    """A stored output as a JSON value: a parse's markdown, the JSON of the others.
-
-    An output that is not what its job type produces is given as its text.
-    """
-    document = _parse_document(raw)
-    if job_type == JobType.PARSE:
-        if isinstance(document, dict) and isinstance(document.get("markdown"), str):
-            return document["markdown"]
-        return raw.decode(errors="replace")
-    return document if document is not None else raw.decode(errors="replace")
-
-
-def output_suffix(job_type: JobType) -> str:
-    """The suffix an exported output file adds to its item's name."""
-    return ".md" if job_type == JobType.PARSE else ".json"
-
-
-# --------------------------------------------------------------------- names
-
-
-def _component(part: str) -> str:
-    part = part.replace("\0", "%00")
-    if part == "..":
-        return "%2E%2E"
-    encoded = part.encode()
-    if len(encoded) <= MAX_COMPONENT_BYTES:
-        return part
-    digest = hashlib.sha256(encoded).hexdigest()[:16]
-    kept = encoded[: MAX_COMPONENT_BYTES - len(digest) - 1].decode(errors="ignore")
-    return f"{kept}~{digest}"
-
-
-def safe_relative_path(name: str) -> PurePosixPath | None:
-    """``name`` as a relative path that stays inside any folder it is joined to.
-
-    Backslashes separate like slashes; empty and ``.`` components (hence a leading
-    ``/``) are dropped; ``..`` becomes ``%2E%2E``, so ``../x`` lands apart from ``x``;
-    NUL becomes ``%00``; a component over ``MAX_COMPONENT_BYTES`` is cut and ends with
-    a hash of the whole. None when nothing is left of the name.
-    """
-    parts = [_component(p) for p in name.replace("\\", "/").split("/") if p not in ("", ".")]
-    return PurePosixPath(*parts) if parts else None
-
-
-def output_relative_path(
-    name: str, item_id: str, job_type: JobType, *, duplicate: bool = False
-) -> PurePosixPath:
-    """Where an item's output goes in an export folder, relative to it.
-
-    ``duplicate``: other items of the job have the same name; the item id then tells
-    their files apart (``report.pdf~dfl-….md``). A name with nothing left becomes the
-    item id.
-    """
-    path = safe_relative_path(name)
-    if path is None:
-        path, duplicate = PurePosixPath(_component(item_id)), False
-    stem = f"{path.name}~{_component(item_id)}" if duplicate else path.name
-    return path.with_name(stem + output_suffix(job_type))
-
-
-# -------------------------------------------------------------------- writing
 
 
 @dataclass
@@ -407,7 +235,7 @@ async def export_job(
     manifest = await asyncio.to_thread(_Manifest, root) if since is None else None
     entries = iter_item_results(store, job_id, ended_since=since, page_size=page_size)
     try:
-        async for window in _windows(entries, READ_WINDOW):
+        async for window in windows(entries, READ_WINDOW):
             outputs = await read_outputs(blobs, window)
             await asyncio.to_thread(
                 _export_window, window, outputs, root, job, duplicates, stats, manifest
@@ -483,84 +311,3 @@ async def following(
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await task
-
-
-# ---------------------------------------------------------------- JSON lines
-
-
-class ContentMode(StrEnum):
-    """How ``results.jsonl`` gives each output."""
-
-    AUTO = "auto"
-    """Inline up to ``INLINE_LIMIT_BYTES``, a reference beyond."""
-    INLINE = "inline"
-    REFERENCE = "reference"
-
-
-def processing_results_path(item_id: str) -> str:
-    """The API path of an item's processing results."""
-    return f"/api/v1/beta/batch-processing/items/{item_id}/processing-results"
-
-
-def _content(job_type: JobType, read: Read) -> tuple[Any, str | None]:
-    """``(the inline content or None, why it is not inline when it was wanted)``."""
-    if read is None:
-        return None, None
-    if isinstance(read, TooLargeError):
-        return None, f"not inline: {read} (content=auto); read it from output_s3_path"
-    if isinstance(read, DocbatchError):
-        return None, f"output not readable: {read}"
-    return inline_content(job_type, read), None
-
-
-def result_line(entry: ItemResult, job: JobRow, read: Read) -> dict[str, Any]:
-    """One item's line of ``results.jsonl``; ``read``: its output's bytes (or why not)."""
-    item, result = entry.item, entry.result
-    content, content_error = _content(JobType(job.job_type), read)
-    return {
-        "item_id": item.item_id,
-        "item_name": item.item_name,
-        "status": item.status,
-        "error_message": item.error_message,
-        "skip_reason": item.skip_reason,
-        "parameters_hash": result.parameters_hash if result else job.parameters_hash,
-        "result_id": result.result_id if result else None,
-        "output_s3_path": result.output_location if result else None,
-        "processing_results_path": processing_results_path(item.item_id) if result else None,
-        "content": content,
-        "content_error": content_error,
-    }
-
-
-async def result_lines(
-    store: Store,
-    blobs: BlobStore,
-    job: JobRow,
-    *,
-    mode: ContentMode = ContentMode.AUTO,
-    status: ItemStatus | None = None,
-    page_size: int = PAGE_SIZE,
-) -> AsyncIterator[bytes]:
-    """The job's items as JSON lines, in chunks of about 64 KiB (never the whole body).
-
-    The outputs of ``READ_WINDOW`` items are read together (one thread hop for local
-    blobs), so at most that many outputs are held at a time.
-    """
-    chunk: list[bytes] = []
-    size = 0
-    entries = iter_item_results(store, job.id, status=status, page_size=page_size)
-    async for window in _windows(entries, READ_WINDOW):
-        outputs: list[Read] = [None] * len(window)
-        if mode != ContentMode.REFERENCE:
-            limit = INLINE_LIMIT_BYTES if mode == ContentMode.AUTO else None
-            outputs = await read_outputs(blobs, window, max_bytes=limit)
-        for entry, read in zip(window, outputs, strict=True):
-            line = json.dumps(result_line(entry, job, read), ensure_ascii=False)
-            encoded = line.encode() + b"\n"
-            chunk.append(encoded)
-            size += len(encoded)
-        if size >= _CHUNK_BYTES:
-            yield b"".join(chunk)
-            chunk, size = [], 0
-    if chunk:
-        yield b"".join(chunk)
