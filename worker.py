@@ -19,12 +19,13 @@ from activities.batch_activities import BatchActivities
 from activities.item_activities import ItemActivities
 from activities.webhook_activities import WebhookActivities
 from docbatch.blobs import BlobStore
+from docbatch.core.processor import ItemProcessor
 from docbatch.engines.base import Engine
 from docbatch.engines.pool import EnginePool
 from docbatch.engines.registry import run_engine
 from docbatch.interceptors import ObservabilityInterceptor
 from docbatch.logging import configure_logging
-from docbatch.metrics import ObservedStore, TemporalSdkMetrics, serve_metrics
+from docbatch.metrics import TemporalSdkMetrics, item_ended, serve_metrics
 from docbatch.settings import Settings
 from docbatch.store import Store
 from docbatch.temporal import connect, ensure_search_attributes
@@ -59,7 +60,7 @@ class WorkerResources:
 @asynccontextmanager
 async def worker_resources(settings: Settings) -> AsyncIterator[WorkerResources]:
     """Open the store (migrated), the blob store and the engine pool; close them after."""
-    store = await ObservedStore.open(settings.effective_database_url)
+    store = await Store.open(settings.effective_database_url, observer=item_ended)
     pool = EnginePool(settings.engine_processes)
     http = httpx.AsyncClient(timeout=settings.webhook_timeout_seconds, follow_redirects=False)
     try:
@@ -86,7 +87,9 @@ def build_worker(
 ) -> Worker:
     """A worker for docbatch's workflows and activities on the settings' task queue."""
     batch = BatchActivities(resources.store, settings)
-    items = ItemActivities(resources.store, resources.blobs, resources.pool, engine, settings)
+    items = ItemActivities(
+        ItemProcessor(resources.store, resources.blobs, resources.pool, engine, settings)
+    )
     hooks = WebhookActivities(resources.store, settings, resources.http)
     return Worker(
         client,

@@ -5,6 +5,7 @@ from __future__ import annotations
 from temporalio import activity
 
 from docbatch import webhooks
+from docbatch.core.plan import JobPlan
 from docbatch.messages import (
     CancelJobItemsInput,
     CancelJobItemsOutput,
@@ -32,16 +33,15 @@ class BatchActivities:
     @activity.defn
     async def start_job(self, request: StartJobInput) -> StartJobOutput:
         """Mark the job running and return its shape (total, page size, threshold)."""
-        shape = await self._store.start_job(
-            request.job_id, default_timeout_seconds=self._settings.default_job_timeout_seconds
-        )
-        job = await self._store.get_job(request.job_id)
+        start = await self._store.jobs.start_job(request.job_id)
+        job = start.job
+        plan = JobPlan.of_job(job, self._settings)
         return StartJobOutput(
-            total=shape.total,
-            page_size=shape.page_size,
-            continue_as_new_threshold=shape.continue_as_new_threshold,
-            timeout_seconds=shape.timeout_seconds,
-            already_terminal=shape.already_terminal,
+            total=job.total_items,
+            page_size=plan.page_size,
+            continue_as_new_threshold=plan.continue_as_new_threshold,
+            timeout_seconds=plan.attempt_timeout_seconds,
+            already_terminal=start.already_terminal,
             max_concurrent_children=self._settings.max_concurrent_children,
             webhooks=bool(webhooks.job_targets(job)),
             webhook_retry_hours=self._settings.webhook_retry_hours,
@@ -53,7 +53,7 @@ class BatchActivities:
     @activity.defn
     async def list_page(self, request: ListPageInput) -> ListPageOutput:
         """Write the next page of items, skip those needing no work, return the rest."""
-        page = await self._store.list_page(
+        page = await self._store.jobs.list_page(
             request.job_id, cursor=request.cursor, limit=request.limit
         )
         activity.logger.debug(
@@ -75,19 +75,19 @@ class BatchActivities:
     @activity.defn
     async def set_job_status(self, request: SetJobStatusInput) -> JobSnapshot:
         """Move the job to a status unless it already ended; return status and counts."""
-        await self._store.set_job_status(
+        await self._store.jobs.set_job_status(
             request.job_id, request.status, error_message=request.error_message
         )
-        job = await self._store.get_job(request.job_id)
+        job = await self._store.jobs.get_job(request.job_id)
         return JobSnapshot(status=JobStatus(job.status), **job_counts(job).model_dump())
 
     @activity.defn
     async def set_job_paused(self, request: SetJobPausedInput) -> None:
         """Record the job's pause in the store (what the CLI and the API show)."""
-        await self._store.set_job_paused(request.job_id, request.paused)
+        await self._store.jobs.set_job_paused(request.job_id, request.paused)
 
     @activity.defn
     async def cancel_job_items(self, request: CancelJobItemsInput) -> CancelJobItemsOutput:
         """Cancel every item of the job that has not ended, including unlisted ones."""
-        cancelled = await self._store.cancel_open_items(request.job_id, reason=request.reason)
+        cancelled = await self._store.items.cancel_open_items(request.job_id, reason=request.reason)
         return CancelJobItemsOutput(cancelled=cancelled)

@@ -30,7 +30,7 @@ class WebhookActivities:
     @activity.defn
     async def record_event(self, request: RecordEventInput) -> RecordEventOutput:
         """Snapshot the job for an event its endpoints subscribed to (idempotent)."""
-        job = await self._store.get_job(request.job_id)
+        job = await self._store.jobs.get_job(request.job_id)
         name = webhooks.job_event_type(job, request.suffix)
         event_id = webhooks.event_id(job.id, request.suffix)
         wanted = [t for t in webhooks.job_targets(job) if t.wants(name)]
@@ -41,7 +41,7 @@ class WebhookActivities:
             payload |= await event_body(self._store, job)
         else:
             payload["job"] = job_model(job).model_dump(mode="json")
-        await self._store.record_webhook_event(
+        await self._store.webhooks.record_webhook_event(
             event_id=event_id, job_id=job.id, event_type=name, payload=payload
         )
         return RecordEventOutput(event_id=event_id, targets=len(wanted))
@@ -49,8 +49,8 @@ class WebhookActivities:
     @activity.defn
     async def deliver_webhook(self, request: DeliverWebhookInput) -> int:
         """POST the event to one endpoint; any failure is raised and retried with backoff."""
-        event = await self._store.get_webhook_event(request.event_id)
-        job = await self._store.get_job(event.job_id)
+        event = await self._store.webhooks.get_webhook_event(request.event_id)
+        job = await self._store.jobs.get_job(event.job_id)
         wanted = [t for t in webhooks.job_targets(job) if t.wants(event.event_type)]
         target = wanted[request.target_index]
         try:

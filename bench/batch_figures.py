@@ -57,7 +57,7 @@ async def _run(store: Store, client: object, settings: Settings, folder: Path) -
     job = await service.create_job(store, client, settings, request, project_id="bench")  # type: ignore[arg-type]
     await client.get_workflow_handle(job.workflow_id).result()  # type: ignore[attr-defined]
     wall = time.perf_counter() - started
-    row = await store.get_job(job.id)
+    row = await store.jobs.get_job(job.id)
     lengths = await _history_lengths(client, job.workflow_id)
     print(
         f"{folder.name}: {row.total_items} items — completed {row.completed_items}, failed "

@@ -109,7 +109,7 @@ async def trial(
     call = asyncio.create_task(cancel(job.id))
     to_store = math.inf
     while time.perf_counter() - started < CANCEL_LIMIT_SECONDS:
-        if (await store.get_job(job.id)).status == JobStatus.CANCELLED.value:
+        if (await store.jobs.get_job(job.id)).status == JobStatus.CANCELLED.value:
             to_store = time.perf_counter() - started
             break
         await asyncio.sleep(POLL_SECONDS)
@@ -135,8 +135,8 @@ async def trial(
         for event in history.events
         if event.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_FAILED
     ]
-    final = await store.get_job(job.id)
-    items, _ = await store.list_items(job.id, limit=1_000_000)
+    final = await store.jobs.get_job(job.id)
+    items, _ = await store.items.list_items(job.id, limit=1_000_000)
     done = final.completed_items + final.failed_items + final.skipped_items
     result = Trial(
         method=method,

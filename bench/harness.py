@@ -448,18 +448,19 @@ async def run_job(
     job = await create_job(store, client, settings, directory_id, job_config)
     handle = client.get_workflow_handle(job.workflow_id)
     limit = deadline(
-        (await store.get_job(job.id)).total_items or await store.count_files(directory_id)
+        (await store.jobs.get_job(job.id)).total_items
+        or await store.directories.count_files(directory_id)
     )
     try:
         await asyncio.wait_for(handle.result(), limit)
     except TimeoutError:
-        row = await store.get_job(job.id)
+        row = await store.jobs.get_job(job.id)
         raise TimeoutError(
             f"job {job.id} not finished after {limit:.0f} s ({row.status}, "
             f"{row.completed_items} of {row.total_items} completed): see the worker's log"
         ) from None
     wall = time.perf_counter() - started
-    return JobRun(job=await store.get_job(job.id), wall=wall)
+    return JobRun(job=await store.jobs.get_job(job.id), wall=wall)
 
 
 def deadline(items: int) -> float:

@@ -165,11 +165,11 @@ def pool_pids(pool: ProcessPoolExecutor) -> list[int]:
 async def docbatch_outcomes(store: Store, settings: Settings, job_id: str) -> dict[str, Outcome]:
     """Each item's outcome from the store, with the digest of its stored output."""
     blobs = BlobStore(settings.blob_dir)
-    rows, _ = await store.list_items(job_id, limit=1_000_000)
+    rows, _ = await store.items.list_items(job_id, limit=1_000_000)
     outcomes: dict[str, Outcome] = {}
     for row in rows:
         if row.status == "completed" and row.result_id:
-            result = await store.get_result(row.result_id)
+            result = await store.items.get_result(row.result_id)
             content = await blobs.read_bytes(result.output_location)
             outcomes[row.item_name] = Outcome(True, hashlib.sha256(content).hexdigest())
         else:
@@ -256,7 +256,7 @@ async def main(arguments: argparse.Namespace) -> int:
                     # process has then loaded what every format needs.
                     calibration, _ = await run_plain(pool, calibration_folder)
                     warm = await run_starter(settings, calibration_folder, logs)
-                    warm_job = await store.get_job(warm.job_id)
+                    warm_job = await store.jobs.get_job(warm.job_id)
                     parsed = sorted(n.split("/", 1)[1] for n, o in calibration.items() if o.ok)
                     refused = {
                         n.split("/", 1)[1]: o.detail for n, o in calibration.items() if not o.ok
@@ -288,7 +288,7 @@ async def main(arguments: argparse.Namespace) -> int:
                             results.append(
                                 Round(
                                     run=run,
-                                    job=await store.get_job(run.job_id),
+                                    job=await store.jobs.get_job(run.job_id),
                                     outcomes=ours,
                                     direct_before=direct_wall,
                                     direct_after=next_wall,

@@ -99,18 +99,18 @@ def _new_job(settings: Settings, directory_id: str) -> JobRow:
 async def seed_job(store: Store, blobs: BlobStore, settings: Settings, folder: Path) -> JobRow:
     """A completed parse job over ``folder``, written through the store's own writes."""
     directory_id = await harness.register(store, folder)
-    files = {f.id: f for f in await store.list_files(directory_id)}
-    job = await store.create_job(_new_job(settings, directory_id))
-    await store.start_job(job.id, default_timeout_seconds=settings.default_job_timeout_seconds)
+    files = {f.id: f for f in await store.directories.list_files(directory_id)}
+    job = await store.jobs.create_job(_new_job(settings, directory_id))
+    await store.jobs.start_job(job.id)
     cursor, ordinal = 0, 0
     while True:
-        page = await store.list_page(job.id, cursor=cursor, limit=SEED_PAGE)
+        page = await store.jobs.list_page(job.id, cursor=cursor, limit=SEED_PAGE)
         completions = []
         for item_id in page.item_ids:
             ordinal += 1
             file = files[item_id]
             if ordinal % FAIL_EVERY == 0:
-                await store.fail_item(job.id, item_id, f"seeded failure of {file.path}")
+                await store.items.fail_item(job.id, item_id, f"seeded failure of {file.path}")
                 continue
             text = (folder / file.path).read_text()
             key = f"results/{item_id}/{file.content_hash[:16]}-{job.parameters_hash[:16]}.json"
@@ -124,12 +124,12 @@ async def seed_job(store: Store, blobs: BlobStore, settings: Settings, folder: P
                 output_metadata={"engine": "seeded", "characters": len(text)},
             )
             completions.append((job.id, item_id, spec))
-        await store.complete_items(completions)
+        await store.items.complete_items(completions)
         cursor = page.next_cursor
         if page.exhausted:
             break
-    await store.set_job_status(job.id, JobStatus.COMPLETED)
-    return await store.get_job(job.id)
+    await store.jobs.set_job_status(job.id, JobStatus.COMPLETED)
+    return await store.jobs.get_job(job.id)
 
 
 # ----------------------------------------------------------------- measuring
@@ -220,7 +220,7 @@ async def main(arguments: argparse.Namespace) -> int:
                 f"seeded {job.total_items} items ({job.completed_items} completed, "
                 f"{job.failed_items} failed) in {seeding[0]:.1f} s"
             )
-            first_item, _ = await store.list_items(job.id, limit=1)
+            first_item, _ = await store.items.list_items(job.id, limit=1)
             first_text = (folder / first_item[0].item_name).read_text().strip()
         finally:
             await store.close()

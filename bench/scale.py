@@ -62,7 +62,7 @@ async def sampling(store: Store, job_id: list[str], pid: int) -> AsyncIterator[M
             await asyncio.sleep(SAMPLE_EVERY)
             if not job_id:
                 continue
-            job = await store.get_job(job_id[0])
+            job = await store.jobs.get_job(job_id[0])
             ended = job.completed_items + job.failed_items + job.skipped_items
             done = ended / job.total_items if job.total_items else 0.0
             memory.samples.append((done, harness.status_mb(pid, "VmRSS")))
@@ -140,12 +140,12 @@ async def _run(
     started = time.perf_counter()
     job = await harness.create_job(store, server.client, settings, directory_id)
     job_id.append(job.id)
-    total = await store.count_files(directory_id)
+    total = await store.directories.count_files(directory_id)
     await asyncio.wait_for(
         server.client.get_workflow_handle(job.workflow_id).result(), harness.deadline(total)
     )
     wall = time.perf_counter() - started
-    return harness.JobRun(job=await store.get_job(job.id), wall=wall)
+    return harness.JobRun(job=await store.jobs.get_job(job.id), wall=wall)
 
 
 async def main(arguments: argparse.Namespace) -> int:

@@ -77,7 +77,7 @@ async def main(arguments: argparse.Namespace) -> int:
                         await asyncio.sleep(arguments.interval)
                     wall = time.perf_counter() - started
                     await client.get_workflow_handle(job.workflow_id).result()
-                final = await store.get_job(job.id)
+                final = await store.jobs.get_job(job.id)
             finally:
                 await store.close()
 

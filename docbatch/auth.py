@@ -55,13 +55,13 @@ async def create_api_key(
         organization_id=organization_id,
         created_at=utcnow(),
     )
-    await store.add_api_key(row)
+    await store.keys.add_api_key(row)
     return row, key
 
 
 async def authenticate(store: Store, key: str) -> Principal | None:
     """The principal of a live key, or None."""
-    row = await store.find_api_key(hash_key(key))
+    row = await store.keys.find_api_key(hash_key(key))
     if row is None:
         return None
     return Principal(project_id=row.project_id, organization_id=row.organization_id, key_id=row.id)

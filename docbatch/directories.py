@@ -85,7 +85,7 @@ async def create_directory(
     store: Store, request: DirectoryCreateRequest, *, project_id: str
 ) -> Directory:
     """Create an empty directory in the project."""
-    row = await store.create_directory(
+    row = await store.directories.create_directory(
         project_id=project_id,
         name=request.name,
         description=request.description,
@@ -98,7 +98,9 @@ async def create_directory(
 
 async def get_directory(store: Store, directory_id: str, *, project_id: str) -> Directory:
     """One directory of the project."""
-    return directory_model(await store.get_directory(directory_id, project_id=project_id))
+    return directory_model(
+        await store.directories.get_directory(directory_id, project_id=project_id)
+    )
 
 
 async def list_directories(
@@ -113,7 +115,7 @@ async def list_directories(
 ) -> Page[Directory]:
     """A page of the project's directories with the token of the next page."""
     offset = decode_page_token(page_token)
-    rows, total = await store.list_directories(
+    rows, total = await store.directories.list_directories(
         project_id=project_id,
         name=name,
         types=types or (),
@@ -133,7 +135,7 @@ async def update_directory(
     store: Store, directory_id: str, request: DirectoryUpdateRequest, *, project_id: str
 ) -> Directory:
     """Rename or describe a directory."""
-    row = await store.update_directory(
+    row = await store.directories.update_directory(
         directory_id, project_id=project_id, name=request.name, description=request.description
     )
     return directory_model(row)
@@ -141,13 +143,13 @@ async def update_directory(
 
 async def delete_directory(store: Store, directory_id: str, *, project_id: str) -> None:
     """Delete a directory unless a job over it is still running."""
-    await store.get_directory(directory_id, project_id=project_id)
-    running = await store.count_open_jobs(directory_id)
+    await store.directories.get_directory(directory_id, project_id=project_id)
+    running = await store.directories.count_open_jobs(directory_id)
     if running:
         raise ConflictError(
             f"directory {directory_id} has {running} running job(s): cancel them first"
         )
-    await store.delete_directory(directory_id, project_id=project_id)
+    await store.directories.delete_directory(directory_id, project_id=project_id)
 
 
 async def upload_file(
@@ -170,7 +172,7 @@ async def upload_file(
     A file with the same ``unique_id`` in the directory gets the new content, like a
     changed file in a local folder: dedup then works on the content hash for both.
     """
-    await store.get_directory(directory_id, project_id=project_id)
+    await store.directories.get_directory(directory_id, project_id=project_id)
     parsed_metadata = _parse_metadata(metadata)
     key = unique_id or external_file_id or filename
     if not key:
@@ -179,7 +181,7 @@ async def upload_file(
         )
     check_unique_id(key, field="unique_id" if unique_id or external_file_id else "upload_file")
     stored = await blobs.put_stream(chunks, max_bytes=max_bytes)
-    row = await store.put_file(
+    row = await store.directories.put_file(
         directory_id=directory_id,
         project_id=project_id,
         spec=FileSpec(
@@ -234,16 +236,16 @@ async def add_file(
     store: Store, directory_id: str, request: DirectoryFileAddRequest, *, project_id: str
 ) -> DirectoryFile:
     """Add an existing file of the project (by id) to a directory, sharing its bytes."""
-    await store.get_directory(directory_id, project_id=project_id)
+    await store.directories.get_directory(directory_id, project_id=project_id)
     try:
-        source = await store.get_file(request.file_id)
+        source = await store.directories.get_file(request.file_id)
     except NotFoundError:
         source = None
     if source is None or source.project_id != project_id:
         raise ConfigError(f"file {request.file_id} not found", field="file_id")
     if request.unique_id is not None:
         check_unique_id(request.unique_id)
-    row = await store.put_file(
+    row = await store.directories.put_file(
         directory_id=directory_id,
         project_id=project_id,
         spec=FileSpec(
@@ -273,9 +275,9 @@ async def list_files(
     include_deleted: bool = False,
 ) -> Page[DirectoryFile]:
     """A page of a directory's files, keyset-paged so new uploads never shift pages."""
-    await store.get_directory(directory_id, project_id=project_id)
+    await store.directories.get_directory(directory_id, project_id=project_id)
     after = decode_page_token(page_token)
-    rows = await store.list_directory_files(
+    rows = await store.directories.list_directory_files(
         directory_id,
         after_seq=after,
         limit=page_size + 1,
@@ -301,9 +303,9 @@ async def get_file(
 
 
 async def _live_file(store: Store, directory_id: str, file_id: str, *, project_id: str) -> FileRow:
-    await store.get_directory(directory_id, project_id=project_id)
+    await store.directories.get_directory(directory_id, project_id=project_id)
     try:
-        row = await store.get_file(file_id)
+        row = await store.directories.get_file(file_id)
     except NotFoundError:
         row = None
     if row is None or row.directory_id != directory_id or row.deleted:
@@ -325,13 +327,15 @@ async def update_file(
         check_unique_id(request.unique_id)
     if request.target_directory_id is not None:
         try:
-            await store.get_directory(request.target_directory_id, project_id=project_id)
+            await store.directories.get_directory(
+                request.target_directory_id, project_id=project_id
+            )
         except NotFoundError:
             raise ConfigError(
                 f"directory {request.target_directory_id} not found", field="target_directory_id"
             ) from None
     try:
-        row = await store.update_file(
+        row = await store.directories.update_file(
             file_id,
             project_id=project_id,
             display_name=request.display_name,
@@ -347,4 +351,4 @@ async def update_file(
 async def delete_file(store: Store, directory_id: str, file_id: str, *, project_id: str) -> None:
     """Remove a file from a directory."""
     await _live_file(store, directory_id, file_id, project_id=project_id)
-    await store.delete_file(file_id, project_id=project_id)
+    await store.directories.delete_file(file_id, project_id=project_id)

@@ -7,8 +7,9 @@ through ``activity.logger`` (``docbatch.logging`` merges the context into stdlib
 too). They are unbound when the attempt ends.
 
 It also records, for every activity type, the queue lag of each attempt (scheduled →
-started) and the attempts in progress. Item outcomes are counted by the store itself
-(``docbatch.metrics.ObservedStore``), where they happen.
+started) and the attempts in progress. Item outcomes are counted by the store itself,
+where they happen: the worker opens it with ``docbatch.metrics.item_ended`` as its
+observer.
 """
 
 from __future__ import annotations

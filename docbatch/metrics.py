@@ -2,8 +2,8 @@
 
 docbatch's metrics live in :data:`REGISTRY` (``prometheus_client``; the process, platform
 and GC collectors included). The worker and the API each serve it on ``/metrics``. Items
-are counted by outcome where the store ends them (:class:`ObservedStore`, the worker's
-store); engine time and bytes by the engine activity; queue lag and activities in
+are counted by outcome where the store ends them (:func:`item_ended`, the worker's store's
+observer); engine time and bytes by the engine activity; queue lag and activities in
 progress by the worker's interceptor (``docbatch.interceptors``); HTTP requests by the
 API's middleware (``docbatch.api.metrics``).
 
@@ -24,7 +24,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import threading
-from collections import OrderedDict
 from collections.abc import AsyncIterator, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 
@@ -53,12 +52,8 @@ from temporalio.runtime import (
 from docbatch.logging import temporal_logging
 from docbatch.models import ItemStatus
 from docbatch.settings import Settings
-from docbatch.store import ListedPage, ResultSpec, Store
 
 log = structlog.get_logger("docbatch.metrics")
-
-UNKNOWN_JOB_TYPE = "unknown"
-"""The ``job_type`` label when the job could not be read."""
 
 REGISTRY = CollectorRegistry()
 """docbatch's metrics (one set per process, as Prometheus scrapes processes)."""
@@ -124,83 +119,15 @@ HTTP_LATENCY = Histogram(
 )
 
 
-def item_ended(job_type: str, outcome: str, count: int = 1) -> None:
-    """Count ``count`` items of a job type that ended with ``outcome``."""
-    ITEMS.labels(job_type, outcome).inc(count)
+def item_ended(job_type: str, status: ItemStatus, count: int = 1) -> None:
+    """Count ``count`` items of a job type that ended with ``status`` (the outcome).
 
-
-class ObservedStore(Store):
-    """The store, counting in ``docbatch_items_total`` each item it ends (the worker's).
-
-    Items are counted where their status changes: in the store, after the change is
-    committed, and only when it happened (the store's calls say so), whichever workflow
-    or activity asked for it. So the counts match the jobs' own counters; only a list
-    page written again after a lost answer could count its skipped items twice. A new
-    ``Store`` method that ends items needs its override here (the observability tests
-    compare these counts with the store's).
+    The worker's store observer (``Store.open(url, observer=item_ended)``): the store
+    calls it where items end, after the change is committed and only for the items that
+    moved, whichever workflow or activity asked for it. So the counts match the jobs' own
+    counters (the observability tests compare them).
     """
-
-    def __init__(self, url: str, *, job_type_cache_size: int = 1024) -> None:
-        super().__init__(url)
-        self._job_types: OrderedDict[str, str] = OrderedDict()
-        self._job_type_cache_size = job_type_cache_size
-
-    async def _job_type(self, job_id: str) -> str:
-        """The job's type, read once per job (``unknown`` if it cannot be read)."""
-        job_type = self._job_types.get(job_id)
-        if job_type is None:
-            try:
-                job_type = (await self.get_job(job_id)).job_type
-            except Exception as exc:  # a metric label must never fail the caller
-                log.warning("job type unavailable for metrics", job_id=job_id, error=str(exc))
-                return UNKNOWN_JOB_TYPE
-            self._job_types[job_id] = job_type
-            while len(self._job_types) > self._job_type_cache_size:
-                self._job_types.popitem(last=False)
-        self._job_types.move_to_end(job_id)
-        return job_type
-
-    async def list_page(self, job_id: str, *, cursor: int, limit: int) -> ListedPage:
-        """Write the next page of items (see ``Store.list_page``); count those it skips."""
-        page = await super().list_page(job_id, cursor=cursor, limit=limit)
-        if page.skipped:
-            item_ended(await self._job_type(job_id), ItemStatus.SKIPPED.value, page.skipped)
-        return page
-
-    async def complete_items(
-        self, completions: Sequence[tuple[str, str, ResultSpec]]
-    ) -> set[tuple[str, str]]:
-        """Complete many items (see ``Store.complete_items``); count those that moved."""
-        moved = await super().complete_items(completions)
-        job_types = {(job_id, item_id): result.job_type for job_id, item_id, result in completions}
-        for key in moved:
-            item_ended(job_types[key].value, ItemStatus.COMPLETED.value)
-        return moved
-
-    async def fail_item(self, job_id: str, item_id: str, error_message: str) -> bool:
-        """Mark the item failed (see ``Store.fail_item``); count it if it was."""
-        moved = await super().fail_item(job_id, item_id, error_message)
-        if moved:
-            item_ended(await self._job_type(job_id), ItemStatus.FAILED.value)
-        return moved
-
-    async def cancel_items(self, keys: Sequence[tuple[str, str]]) -> set[tuple[str, str]]:
-        """Cancel open items (see ``Store.cancel_items``); count those that moved.
-
-        ``complete_item`` and ``cancel_item`` go through the bulk methods, so counting
-        here counts every path once.
-        """
-        moved = await super().cancel_items(keys)
-        for job_id, _ in moved:
-            item_ended(await self._job_type(job_id), ItemStatus.CANCELLED.value)
-        return moved
-
-    async def cancel_open_items(self, job_id: str, *, reason: str | None) -> int:
-        """Cancel the job's open items (see ``Store.cancel_open_items``); count them."""
-        cancelled = await super().cancel_open_items(job_id, reason=reason)
-        if cancelled:
-            item_ended(await self._job_type(job_id), ItemStatus.CANCELLED.value, cancelled)
-        return cancelled
+    ITEMS.labels(job_type, status.value).inc(count)
 
 
 def engine_ran(job_type: str, seconds: float, size_bytes: int) -> None:

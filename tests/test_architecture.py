@@ -1,6 +1,6 @@
-"""Dependency rules of the code base: the store and the engines know nothing of
-Temporal's wire messages, workflows or activities (those adapt to them, not the other
-way round)."""
+"""Dependency rules of the code base: the job-lifecycle core, the store and the engines
+know nothing of Temporal, its wire messages, workflows or activities (those adapt to
+them, not the other way round)."""
 
 from __future__ import annotations
 
@@ -28,7 +28,7 @@ def _is_adapter(name: str) -> bool:
     return any(name == adapter or name.startswith(f"{adapter}.") for adapter in ADAPTERS)
 
 
-@pytest.mark.parametrize("package", ["docbatch/store", "docbatch/engines"])
+@pytest.mark.parametrize("package", ["docbatch/core", "docbatch/store", "docbatch/engines"])
 def test_the_core_does_not_import_its_adapters(package: str) -> None:
     offenders = {
         str(path.relative_to(ROOT)): sorted(filter(_is_adapter, _imports(path)))

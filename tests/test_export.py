@@ -74,9 +74,9 @@ def tree(out_dir: Path) -> dict[str, tuple[bytes, int]]:
 
 async def stored_output(stack: Stack, job: JobRow, item_id: str) -> bytes:
     """The bytes of the result an item of ``job`` points at."""
-    item = await stack.store.get_item(job.id, item_id)
+    item = await stack.store.items.get_item(job.id, item_id)
     assert item.result_id is not None
-    result = await stack.store.get_result(item.result_id)
+    result = await stack.store.items.get_result(item.result_id)
     return await stack.blobs.read_bytes(result.output_location)
 
 
@@ -85,7 +85,7 @@ async def test_export_writes_each_output_at_its_path_and_a_line_per_item(
 ) -> None:
     folder = copy_nested_corpus(tmp_path / "docs")
     status = await run_folder_job(stack, folder)
-    job = await stack.store.get_job(status.job.id)
+    job = await stack.store.jobs.get_job(status.job.id)
     out_dir = tmp_path / "out"
 
     stats = await export.export_job(stack.store, stack.blobs, job.id, out_dir)
@@ -169,7 +169,7 @@ async def test_classify_outputs_are_json_files_of_the_stored_result(
     )
     shutil.copyfile(CORPUS / "fake-memo.pdf", folder / "memo.pdf")
     status = await run_folder_job(stack, folder, CLASSIFY_CONFIG)
-    job = await stack.store.get_job(status.job.id)
+    job = await stack.store.jobs.get_job(status.job.id)
     out_dir = tmp_path / "out"
 
     await export.export_job(stack.store, stack.blobs, job.id, out_dir)
@@ -195,11 +195,13 @@ async def test_names_that_would_leave_the_folder_are_neutralized(
     write_text_files(source, 6)
     names = ["../../escape.txt", "/etc/absolute.txt", "a\\..\\..\\back.txt", "./plain.txt"]
     project = stack.settings.project_id
-    first = await stack.store.create_directory(project_id=project, name="first")
-    second = await stack.store.create_directory(project_id=project, name="second")
+    first = await stack.store.directories.create_directory(project_id=project, name="first")
+    second = await stack.store.directories.create_directory(project_id=project, name="second")
     paths = sorted(source.iterdir())
     files = [
-        await stack.store.put_file(directory_id=directory.id, project_id=project, spec=spec)
+        await stack.store.directories.put_file(
+            directory_id=directory.id, project_id=project, spec=spec
+        )
         for directory, spec in [
             *((first, _spec(name, path)) for name, path in zip(names, paths, strict=False)),
             (first, _spec("same.txt", paths[4])),
@@ -275,7 +277,7 @@ async def test_following_a_running_job_writes_outputs_before_it_ends(
 
         async def some_file_written() -> bool:
             if any(out_dir.glob("a/*.md")):
-                statuses.append((await stack.store.get_job(job.id)).status)
+                statuses.append((await stack.store.jobs.get_job(job.id)).status)
                 return True
             return False
 
@@ -347,7 +349,7 @@ async def test_exporting_a_running_job_lists_every_item_with_its_status_so_far(
         job = await start_folder_job(stack, folder)
 
         async def one_completed() -> bool:
-            row = await stack.store.get_job(job.id)
+            row = await stack.store.jobs.get_job(job.id)
             return row.completed_items >= 1 and row.total_items == 4
 
         await wait_until(one_completed, timeout=120, interval=0.02)

@@ -176,10 +176,10 @@ async def _run_two_jobs(
             )
             handle = temporal_env.client.get_workflow_handle(job.workflow_id)
             await asyncio.wait_for(handle.result(), PROCESS_TIMEOUT)
-            jobs.append(await store.get_job(job.id))
+            jobs.append(await store.jobs.get_job(job.id))
         statuses = {}
         for job in jobs:
-            items, _ = await store.list_items(job.id, limit=100)
+            items, _ = await store.items.list_items(job.id, limit=100)
             statuses[job.id] = {item.item_id: ItemStatus(item.status) for item in items}
         scraped = await _get_when_up(f"http://127.0.0.1:{port}/metrics")
         assert scraped.status_code == 200
@@ -439,7 +439,7 @@ async def test_running_job_shows_throughput_and_eta_in_api_and_starter(
             try:
 
                 async def all_but_the_held_one_done() -> bool:
-                    return (await stack.store.get_job(job.id)).completed_items == 5
+                    return (await stack.store.jobs.get_job(job.id)).completed_items == 5
 
                 await wait_until(all_but_the_held_one_done, timeout=PROCESS_TIMEOUT)
                 async with httpx.AsyncClient() as http:

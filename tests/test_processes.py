@@ -71,7 +71,7 @@ async def test_worker_process_runs_jobs_and_stops_gracefully_on_sigterm(
         )
         handle = temporal_env.client.get_workflow_handle(job.workflow_id)
         await asyncio.wait_for(handle.result(), PROCESS_TIMEOUT)
-        assert (await store.get_job(job.id)).completed_items == 5
+        assert (await store.jobs.get_job(job.id)).completed_items == 5
     finally:
         process.send_signal(signal.SIGTERM)
         code = await _wait_exit(process)
@@ -163,7 +163,7 @@ async def _start_interruptible_run(
     store = await Store.open(settings.effective_database_url)
 
     async def some_done() -> bool:
-        jobs, _ = await store.list_jobs()
+        jobs, _ = await store.jobs.list_jobs()
         return bool(jobs) and jobs[0].completed_items + jobs[0].failed_items >= 3
 
     await wait_until(some_done, timeout=PROCESS_TIMEOUT)
@@ -176,7 +176,7 @@ async def test_ctrl_c_without_a_terminal_detaches_and_the_job_goes_on(tmp_path: 
     process, _, store = await _start_interruptible_run(tmp_path, stdin=subprocess.DEVNULL)
     try:
         _, stderr = await asyncio.to_thread(process.communicate, timeout=PROCESS_TIMEOUT)
-        jobs, _ = await store.list_jobs()
+        jobs, _ = await store.jobs.list_jobs()
     finally:
         await store.close()
     assert process.returncode == 3, stderr.decode()
@@ -192,7 +192,7 @@ async def test_ctrl_c_and_yes_cancels_the_job(tmp_path: Path) -> None:
         await asyncio.sleep(0.5)  # let the prompt appear before answering it
         os.write(controller, b"y\n")
         _, stderr = await asyncio.to_thread(process.communicate, timeout=PROCESS_TIMEOUT)
-        jobs, _ = await store.list_jobs()
+        jobs, _ = await store.jobs.list_jobs()
     finally:
         os.close(controller)
         os.close(terminal)

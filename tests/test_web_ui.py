@@ -104,9 +104,9 @@ async def finished_batch(tmp_path_factory: pytest.TempPathFactory) -> AsyncItera
                 )
                 handle = client.get_workflow_handle(job.workflow_id)
                 await asyncio.wait_for(handle.result(), JOB_TIMEOUT_SECONDS)
-                ended = await store.get_job(job.id)
+                ended = await store.jobs.get_job(job.id)
                 assert ended.status == JobStatus.COMPLETED.value, ended.status
-                failed = await store.item_ids_with_status(job.id, ItemStatus.FAILED)
+                failed = await store.items.item_ids_with_status(job.id, ItemStatus.FAILED)
                 assert len(failed) == 1, f"expected only empty.xlsx to fail, got {failed}"
                 yield FinishedBatch(
                     ui=f"http://127.0.0.1:{settings.dev_ui_port}",
@@ -269,7 +269,7 @@ async def test_job_is_paused_resumed_and_cancelled_from_the_ui_signal_dialog(
         )
 
         async def job() -> JobRow:
-            return await running.store.get_job(running.job_id)
+            return await running.store.jobs.get_job(running.job_id)
 
         await eventually(
             lambda: _completed_at_least(job, 1), timeout=60, what="the first item done"

@@ -50,7 +50,7 @@ def keys_list(as_json: JsonOption = False) -> None:
     async def go() -> None:
         settings = load_settings()
         async with open_store(settings) as store:
-            rows = await store.list_api_keys()
+            rows = await store.keys.list_api_keys()
         if as_json:
             print_json(
                 {
@@ -94,7 +94,7 @@ def keys_revoke(key_id: str) -> None:
     async def go() -> None:
         settings = load_settings()
         async with open_store(settings) as store:
-            row = await store.revoke_api_key(key_id)
+            row = await store.keys.revoke_api_key(key_id)
         out.print(f"revoked {row.id} (project {row.project_id})")
 
     run_command(go)

@@ -111,7 +111,7 @@ async def wait_for_job(
 
 async def print_summary(store: Store, status: BatchGetStatusResponse) -> None:
     job = status.job
-    counts = views.job_counts(await store.get_job(job.id))
+    counts = views.job_counts(await store.jobs.get_job(job.id))
     table = Table(title=f"job {job.id} — {job.status.value}", show_header=True)
     for column in ("total", "completed", "failed", "skipped", "cancelled", "wall time", "items/s"):
         table.add_column(column, justify="right")
@@ -132,7 +132,7 @@ async def print_summary(store: Store, status: BatchGetStatusResponse) -> None:
     )
     out.print(table)
     if counts.failed:
-        failed, total = await store.list_items(job.id, status=ItemStatus.FAILED, limit=50)
+        failed, total = await store.items.list_items(job.id, status=ItemStatus.FAILED, limit=50)
         errors = Table(title=f"failed items ({total})", show_lines=False)
         errors.add_column("file")
         errors.add_column("error")

@@ -241,7 +241,7 @@ def retry(
     async def go() -> int:
         settings = load_settings()
         async with open_store(settings) as store:
-            await store.get_job(job_id)  # say "not found" before reaching for Temporal
+            await store.jobs.get_job(job_id)  # say "not found" before reaching for Temporal
         async with (
             open_store(settings) as store,
             connect_temporal(settings, embedded=embedded) as client,

@@ -228,9 +228,11 @@ async def export_job(
     has ended is exported. ``NotFoundError`` if the job is absent (or in another
     project), ``ConfigError`` if ``out_dir`` cannot be written.
     """
-    job = await store.get_job(job_id, project_id=project_id)
+    job = await store.jobs.get_job(job_id, project_id=project_id)
     root = await asyncio.to_thread(_prepare_root, out_dir)
-    duplicates = await store.duplicate_item_names(job_id) if job.directory_id is None else set()
+    duplicates = (
+        await store.items.duplicate_item_names(job_id) if job.directory_id is None else set()
+    )
     stats = ExportStats(out_dir=root, job_id=job_id, job_status=job.status)
     manifest = await asyncio.to_thread(_Manifest, root) if since is None else None
     entries = iter_item_results(store, job_id, ended_since=since, page_size=page_size)

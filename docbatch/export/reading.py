@@ -40,7 +40,7 @@ async def iter_item_results(
     """A job's items in listing order with their results, ``page_size`` per query."""
     after = 0
     while True:
-        page = await store.item_results_page(
+        page = await store.items.item_results_page(
             job_id, after=after, limit=page_size, status=status, ended_since=ended_since
         )
         for item, result in page:

@@ -13,7 +13,7 @@ from docbatch.store.tables import JobRow
 async def event_body(store: Store, job: JobRow) -> dict[str, Any]:
     """A one-file product job's event carries the job; a batch's, the batch."""
     if is_single(job):
-        items = await ProductStore(store).items_of(job.id)
+        items = await ProductStore(store.database).items_of(job.id)
         shown = product_job(job, items[0]).model_dump(mode="json")
         return {"job_id": shown["id"], "status": shown["status"], "job": shown}
     batch = batch_response(job).model_dump(mode="json")

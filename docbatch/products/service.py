@@ -101,7 +101,7 @@ async def create_batch(
             "extract_v2 and classify_v2",
             field="config.job.type",
         )
-    products = ProductStore(store)
+    products = ProductStore(store.database)
     parameters = await resolve_configuration(
         products, body.config.job.configuration_id, project_id=project_id, product=product
     )
@@ -253,7 +253,7 @@ async def find_product_job(
     if key is None:
         raise NotFoundError(f"{noun} job {job_id} not found")
     try:
-        return await ProductStore(store).find_product_job(
+        return await ProductStore(store.database).find_product_job(
             *key, project_id=project_id, job_type=noun
         )
     except NotFoundError:
@@ -295,7 +295,7 @@ async def parse_job_detail(
     detail: dict[str, Any] = {"job": product_job(job, item).model_dump(mode="json")}
     if item.result_id is None or not expand:
         return detail
-    result = await store.get_result(item.result_id)
+    result = await store.items.get_result(item.result_id)
     output: dict[str, Any] = {}
     size = 0
     if expand - {"job_metadata", "usage"}:
@@ -398,7 +398,7 @@ def configuration_snapshot(job: JobRow) -> dict[str, Any]:
 async def _output(store: Store, blobs: BlobStore, item: JobItemRow) -> dict[str, Any] | None:
     if item.result_id is None:
         return None
-    result = await store.get_result(item.result_id)
+    result = await store.items.get_result(item.result_id)
     try:
         document = json.loads(await blobs.read_bytes(result.output_location))
     except (DocbatchError, ValueError):

@@ -71,7 +71,7 @@ async def create_parse_job(
     store: Store, client: Client, settings: Settings, body: ParseCreate, *, project_id: str
 ) -> tuple[JobRow, JobItemRow]:
     """Parse one file of the project (``body.file_id``)."""
-    products = ProductStore(store)
+    products = ProductStore(store.database)
     parameters, hooks = await _prepare_parse(products, body, settings, project_id=project_id)
     if body.file_id is None:
         raise ConfigError("give file_id, or upload the file to /api/v2/parse/upload",
@@ -161,7 +161,7 @@ async def upload_and_parse(
     body = validated(ParseCreate, configuration, field="configuration")
     if body.file_id is not None:
         raise ConfigError("upload a file or give file_id, not both", field="file_id")
-    products = ProductStore(store)
+    products = ProductStore(store.database)
     parameters, hooks = await _prepare_parse(products, body, settings, project_id=project_id)
     uploads = await products.uploads_directory(project_id=project_id)
     name = (filename or "upload").replace("\\", "/").rsplit("/", 1)[-1] or "upload"
@@ -177,7 +177,7 @@ async def upload_and_parse(
         unique_id=f"{uuid.uuid4().hex}/{name}",  # an upload never replaces another
         max_bytes=settings.max_upload_bytes,
     )
-    source = await store.get_file(stored.id)
+    source = await store.directories.get_file(stored.id)
     return await _start_parse(store, client, settings, body, parameters, hooks, source)
 
 
@@ -188,7 +188,7 @@ async def create_extract_job(
     store: Store, client: Client, settings: Settings, body: ExtractCreate, *, project_id: str
 ) -> tuple[JobRow, JobItemRow]:
     """Extract data from one file (or the file of a parse job)."""
-    products = ProductStore(store)
+    products = ProductStore(store.database)
     parameters = await _product_parameters(
         products, ProductType.EXTRACT, body.configuration, body.configuration_id,
         project_id=project_id,
@@ -225,11 +225,11 @@ async def create_classify_job(
             "give exactly one of file_input, file_id or parse_job_id", field="file_input"
         )
     field, value = given[0]
-    products = ProductStore(store)
+    products = ProductStore(store.database)
     if body.transaction_id is not None:
-        earlier = await store.find_idempotency_key(project_id, _transaction_key(body))
+        earlier = await store.jobs.find_idempotency_key(project_id, _transaction_key(body))
         if earlier is not None:
-            return await _only_item(store, await store.get_job(earlier.job_id))
+            return await _only_item(store, await store.jobs.get_job(earlier.job_id))
     parameters = await _product_parameters(
         products, ProductType.CLASSIFY, body.configuration, body.configuration_id,
         project_id=project_id,
@@ -248,10 +248,10 @@ async def create_classify_job(
         )  # fmt: skip
     except ConflictError:
         # A concurrent request with the same transaction id won; its job is the answer.
-        earlier = await store.find_idempotency_key(project_id, key or "")
+        earlier = await store.jobs.find_idempotency_key(project_id, key or "")
         if earlier is None:
             raise
-        return await _only_item(store, await store.get_job(earlier.job_id))
+        return await _only_item(store, await store.jobs.get_job(earlier.job_id))
 
 
 def _transaction_key(body: ClassifyCreate) -> str:
@@ -292,7 +292,7 @@ async def _source_file(
         except NotFoundError:
             raise ConfigError(f"parse job {value} not found", field=field) from None
         value = item.item_id
-    found = await store.get_files([value], project_id=project_id)
+    found = await store.directories.get_files([value], project_id=project_id)
     if not found:
         raise ConfigError(f"file {value} not found", field=field)
     return found[0]
@@ -327,7 +327,7 @@ async def _start(
 
 
 async def _only_item(store: Store, job: JobRow) -> tuple[JobRow, JobItemRow]:
-    items = await ProductStore(store).items_of(job.id)
+    items = await ProductStore(store.database).items_of(job.id)
     if not items:
         raise NotFoundError(f"job {job.id} has no items")
     return job, items[0]
@@ -353,5 +353,5 @@ async def delete_product_job(
         )
     if not JobStatus(job.status).is_terminal:
         raise ConflictError(f"job {job.id} is still finishing; try again shortly")
-    await ProductStore(store).delete_job(job.id)
+    await ProductStore(store.database).delete_job(job.id)
     return ProductJobDeleted(id=job_id, project_id=job.project_id)

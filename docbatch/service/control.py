@@ -32,7 +32,7 @@ async def cancel_job(
     If no worker answers within ``wait_seconds`` the cancellation is still recorded (as
     a signal, durable in Temporal) and the answer says it is pending.
     """
-    job = await store.get_job(job_id, project_id=project_id)
+    job = await store.jobs.get_job(job_id, project_id=project_id)
     if JobStatus(job.status).is_terminal:
         raise JobTerminalError(f"job {job_id} already {job.status}")
     handle = client.get_workflow_handle_for(BatchParentWorkflow.run, job.workflow_id)
@@ -43,7 +43,7 @@ async def cancel_job(
         )
     except TimeoutError:
         await handle.signal(BatchParentWorkflow.cancel, request)
-        job = await store.get_job(job_id)
+        job = await store.jobs.get_job(job_id)
         return BatchCancelResponse(
             job_id=job_id,
             message="cancellation requested; it completes when a worker picks the job up",
@@ -51,7 +51,7 @@ async def cancel_job(
             status=JobStatus(job.status),
         )
     except WorkflowUpdateFailedError as exc:
-        job = await store.get_job(job_id)
+        job = await store.jobs.get_job(job_id)
         raise JobTerminalError(f"job {job_id} already {job.status}") from exc
     except RPCError as exc:
         # The Update is answered by a workflow task; if that task fails (say, a child
@@ -61,7 +61,7 @@ async def cancel_job(
         try:
             await handle.signal(BatchParentWorkflow.cancel, request)
         except RPCError:
-            job = await store.get_job(job_id)
+            job = await store.jobs.get_job(job_id)
             if not JobStatus(job.status).is_terminal:
                 raise TemporalUnavailableError(f"could not cancel job {job_id}: {exc}") from exc
         job = await _until_terminal(store, job_id, wait_seconds)
@@ -98,7 +98,7 @@ async def set_paused(
     idempotent. The Update answers once the store shows the change; the
     signal is durable in Temporal and lands when a worker picks the job up.
     """
-    job = await store.get_job(job_id, project_id=project_id)
+    job = await store.jobs.get_job(job_id, project_id=project_id)
     verb = "pause" if paused else "resume"
     if JobStatus(job.status).is_terminal:
         raise JobTerminalError(f"job {job_id} already {job.status}: nothing to {verb}")
@@ -114,12 +114,12 @@ async def set_paused(
         try:
             await handle.signal(signal)
         except RPCError:
-            job = await store.get_job(job_id)
+            job = await store.jobs.get_job(job_id)
             if JobStatus(job.status).is_terminal:
                 raise JobTerminalError(f"job {job_id} already {job.status}") from exc
             raise TemporalUnavailableError(f"could not {verb} job {job_id}: {exc}") from exc
         pending = True
-    job = await store.get_job(job_id)
+    job = await store.jobs.get_job(job_id)
     if pending and is_paused(job) != paused:
         message = f"{verb} requested; it takes effect when a worker picks the job up"
     elif JobStatus(job.status).is_terminal:
@@ -137,7 +137,7 @@ async def _until_terminal(store: Store, job_id: str, wait_seconds: float) -> Job
     """The job once it ended, or as it is after ``wait_seconds``."""
     deadline = asyncio.get_running_loop().time() + wait_seconds
     while True:
-        job = await store.get_job(job_id)
+        job = await store.jobs.get_job(job_id)
         if JobStatus(job.status).is_terminal or asyncio.get_running_loop().time() > deadline:
             return job
         await asyncio.sleep(0.2)

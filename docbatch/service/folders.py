@@ -38,12 +38,12 @@ async def register_local_folder(store: Store, folder: Path, *, project_id: str) 
     root = await asyncio.to_thread(lambda: folder.expanduser().resolve())
     if not await asyncio.to_thread(root.is_dir):
         raise ConfigError(f"not a directory: {folder}", field="path")
-    directory = await store.get_or_create_directory(
+    directory = await store.directories.get_or_create_directory(
         project_id=project_id, name=root.name or str(root), source_path=str(root)
     )
-    known = await store.file_fingerprints(directory.id)
+    known = await store.directories.file_fingerprints(directory.id)
     specs = await asyncio.to_thread(_scan_folder, root, known)
-    stats = await store.sync_files(
+    stats = await store.directories.sync_files(
         directory_id=directory.id, project_id=project_id, files=specs, remove_missing=True
     )
     return RegisteredFolder(directory=directory, stats=stats, files=len(specs))

@@ -15,20 +15,15 @@ from temporalio.common import (
 )
 from temporalio.service import RPCError, RPCStatusCode
 
+from docbatch.core.plan import JobPlan
 from docbatch.errors import ConfigError, ConflictError, DocbatchError, NotFoundError
 from docbatch.ids import JOB_PREFIX, new_id, parent_workflow_id
 from docbatch.messages import BatchParentInput
 from docbatch.models import (
-    AnyJobConfig,
     BatchCreateRequest,
     ItemStatus,
     JobStatus,
     JobType,
-    job_type_of,
-    parameters_hash,
-    parse_parameters_of,
-    uses_llm,
-    wants_reprocessing,
 )
 from docbatch.settings import Settings
 from docbatch.store import Store
@@ -71,24 +66,29 @@ async def create_job(
         if earlier is not None:
             return earlier
     config = request.job_config
-    job_type = job_type_of(config)
-    _check_engine_available(config, job_type, settings)
+    plan = JobPlan.build(
+        config,
+        settings,
+        page_size=request.page_size,
+        continue_as_new_threshold=request.continue_as_new_threshold,
+    )
+    _check_engine_available(plan, settings)
     validate_targets(config, settings)
     items = []
     if request.directory_id is not None:
         try:
-            await store.get_directory(request.directory_id, project_id=project_id)
+            await store.directories.get_directory(request.directory_id, project_id=project_id)
         except NotFoundError:
             raise ConfigError(
                 f"directory {request.directory_id} not found", field="directory_id"
             ) from None
-        if not await store.count_files(request.directory_id):
+        if not await store.directories.count_files(request.directory_id):
             raise ConfigError(
                 f"directory {request.directory_id} has no files to process", field="directory_id"
             )
     else:
         wanted = list(dict.fromkeys(request.item_ids or []))
-        items = await store.get_files(wanted, project_id=project_id)
+        items = await store.directories.get_files(wanted, project_id=project_id)
         by_id = {f.id: f for f in items}
         unknown = [item_id for item_id in wanted if item_id not in by_id]
         if unknown:
@@ -96,23 +96,15 @@ async def create_job(
             raise ConfigError(f"unknown item ids ({len(unknown)}): {shown}", field="item_ids")
         items = [by_id[item_id] for item_id in wanted]
 
-    page_size = request.page_size or settings.default_page_size
     now = utcnow()
     job_id = new_id(job_prefix)
     job = JobRow(
         id=job_id,
         project_id=project_id,
-        job_type=job_type.value,
         status=JobStatus.PENDING.value,
         directory_id=request.directory_id,
         config_json=config.model_dump_json(by_alias=True, exclude_none=True),
-        parameters_hash=parameters_hash(
-            config, model=settings.llm_model if uses_llm(config) else None
-        ),
-        invalidate_cache=wants_reprocessing(config),
-        page_size=page_size,
-        continue_as_new_threshold=request.continue_as_new_threshold or page_size,
-        max_file_size_bytes=settings.max_file_size_bytes,
+        **plan.row_fields(),
         total_items=len(items),
         completed_items=0,
         failed_items=0,
@@ -135,7 +127,7 @@ async def create_job(
             created_at=now,
         )
     try:
-        await store.create_job(job, items, idempotency=idempotency)
+        await store.jobs.create_job(job, items, idempotency=idempotency)
     except IntegrityError:
         if idempotency_key is None:
             raise
@@ -146,7 +138,7 @@ async def create_job(
         return earlier
     attributes = [
         SearchAttributePair(JOB_ID, job_id),
-        SearchAttributePair(JOB_TYPE, job_type.value),
+        SearchAttributePair(JOB_TYPE, plan.job_type.value),
     ]
     attributes.append(SearchAttributePair(JOB_STATUS, JobStatus.PENDING.value))
     if request.directory_id is not None:
@@ -159,13 +151,13 @@ async def create_job(
             task_queue=settings.task_queue,
             search_attributes=TypedSearchAttributes(attributes),
             id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
-            static_summary=_summary_of(job_type, request, len(items)),
+            static_summary=_summary_of(plan.job_type, request, len(items)),
             # Children and their activities inherit it: when workers are saturated,
             # Temporal's task queues hand out the work of urgent jobs first.
-            priority=temporal_priority(parse_parameters_of(config).priority),
+            priority=temporal_priority(plan.priority),
         )
     except RPCError as exc:
-        await store.delete_job(job_id)
+        await store.jobs.delete_job(job_id)
         if exc.status == RPCStatusCode.NOT_FOUND:
             raise ConfigError(
                 f"Temporal namespace {client.namespace!r} not found", field="temporal-namespace"
@@ -184,14 +176,14 @@ def _summary_of(job_type: JobType, request: BatchCreateRequest, items: int) -> s
 async def _idempotent_job(
     store: Store, project_id: str, key: str, request_hash: str
 ) -> JobRow | None:
-    recorded = await store.find_idempotency_key(project_id, key)
+    recorded = await store.jobs.find_idempotency_key(project_id, key)
     if recorded is None:
         return None
     if recorded.request_hash != request_hash:
         raise ConflictError(
             f"Idempotency-Key {key!r} was already used with a different request body"
         )
-    return await store.get_job(recorded.job_id)
+    return await store.jobs.get_job(recorded.job_id)
 
 
 async def retry_failed_items(
@@ -204,13 +196,13 @@ async def retry_failed_items(
     idempotency_key: str | None = None,
 ) -> JobRow:
     """Start a new job, linked to ``job_id``, over that job's failed items only."""
-    job = await store.get_job(job_id, project_id=project_id)
+    job = await store.jobs.get_job(job_id, project_id=project_id)
     if not JobStatus(job.status).is_terminal:
         raise ConflictError(f"job {job_id} is still {job.status}: retry once it has ended")
-    failed = await store.item_ids_with_status(job_id, ItemStatus.FAILED)
+    failed = await store.items.item_ids_with_status(job_id, ItemStatus.FAILED)
     if not failed:
         raise ConflictError(f"job {job_id} has no failed items to retry")
-    live = {f.id for f in await store.get_files(failed, project_id=project_id)}
+    live = {f.id for f in await store.directories.get_files(failed, project_id=project_id)}
     failed = [item_id for item_id in failed if item_id in live]
     if not failed:
         raise ConflictError(f"the failed items of job {job_id} no longer exist")
@@ -233,9 +225,9 @@ async def retry_failed_items(
     )
 
 
-def _check_engine_available(config: AnyJobConfig, job_type: JobType, settings: Settings) -> None:
-    if uses_llm(config) and settings.llm_options is None:
-        what = "extract jobs" if job_type == JobType.EXTRACT else "MULTIMODAL classification"
+def _check_engine_available(plan: JobPlan, settings: Settings) -> None:
+    if plan.uses_llm and settings.llm_options is None:
+        what = "extract jobs" if plan.job_type == JobType.EXTRACT else "MULTIMODAL classification"
         raise ConfigError(
             f"{what} need an LLM endpoint: set DOCBATCH_LLM_BASE_URL (and "
             "DOCBATCH_LLM_API_KEY, DOCBATCH_LLM_MODEL) on the API and the workers",

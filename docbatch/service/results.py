@@ -48,16 +48,16 @@ async def get_results(
     project_id: str | None = None,
 ) -> JobItemGetProcessingResultsResponse:
     """Every processing result of an item, with the (redacted) config that produced it."""
-    file = await store.get_file(item_id)
+    file = await store.directories.get_file(item_id)
     if project_id is not None and file.project_id != project_id:
         raise NotFoundError(f"item {item_id} not found")
-    rows = await store.results_for_item(item_id, job_type=job_type)
+    rows = await store.items.results_for_item(item_id, job_type=job_type)
     configs: dict[str, dict[str, Any]] = {}
     results = []
     for row in rows:
         if row.job_id not in configs:
             try:
-                job = await store.get_job(row.job_id)
+                job = await store.jobs.get_job(row.job_id)
                 configs[row.job_id] = redact(json.loads(job.config_json))
             except NotFoundError:
                 configs[row.job_id] = {}

@@ -28,7 +28,7 @@ async def get_status(
     With ``throughput`` (one more query while the job runs) it also has the job's
     throughput and ETA (see :func:`job_throughput`).
     """
-    job = await store.get_job(job_id, project_id=project_id)
+    job = await store.jobs.get_job(job_id, project_id=project_id)
     rate = await job_throughput(store, job) if throughput else Throughput(None, None)
     return BatchGetStatusResponse(
         job=job_model(job),
@@ -70,7 +70,7 @@ async def job_throughput(store: Store, job: JobRow, *, now: datetime | None = No
         return Throughput(_rounded(rate), 0.0)
     now = now or utcnow()
     since = max(job.started_at, now - THROUGHPUT_WINDOW)
-    recent = await store.count_items_processed_since(job.id, since)
+    recent = await store.items.count_items_processed_since(job.id, since)
     window = (now - since).total_seconds()
     whole_run = (now - job.started_at).total_seconds()
     rate = None
@@ -100,7 +100,7 @@ async def list_jobs(
     offset: int = 0,
 ) -> tuple[list[BatchJob], int]:
     """Jobs, newest first, and the total matching count."""
-    rows, total = await store.list_jobs(
+    rows, total = await store.jobs.list_jobs(
         project_id=project_id,
         status=status,
         job_type=job_type,
@@ -121,6 +121,6 @@ async def list_items(
     project_id: str | None = None,
 ) -> tuple[list[JobItem], int]:
     """A job's items in listing order, and the total matching count."""
-    await store.get_job(job_id, project_id=project_id)
-    rows, total = await store.list_items(job_id, status=status, limit=limit, offset=offset)
+    await store.jobs.get_job(job_id, project_id=project_id)
+    rows, total = await store.items.list_items(job_id, status=status, limit=limit, offset=offset)
     return [item_model(row) for row in rows], total

@@ -1,5 +1,27 @@
 """The SQL store: directories, files, jobs, job items and processing results."""
 
-from docbatch.store.repository import FileSpec, JobStart, ListedPage, ResultSpec, Store
+from docbatch.store.repository import Store
+from docbatch.store.types import (
+    FileSpec,
+    ItemKey,
+    ItemObserver,
+    JobStart,
+    ListedPage,
+    ResultSpec,
+    SyncStats,
+    WebhookEvent,
+    utcnow,
+)
 
-__all__ = ["FileSpec", "JobStart", "ListedPage", "ResultSpec", "Store"]
+__all__ = [
+    "FileSpec",
+    "ItemKey",
+    "ItemObserver",
+    "JobStart",
+    "ListedPage",
+    "ResultSpec",
+    "Store",
+    "SyncStats",
+    "WebhookEvent",
+    "utcnow",
+]

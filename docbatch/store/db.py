@@ -1,16 +1,28 @@
-"""Database engines for the store: SQLite (WAL, immediate write transactions) or Postgres
-(asyncpg, READ COMMITTED: every guarded transition is one ``UPDATE … WHERE status IN``)."""
+"""The store's database: SQLite (WAL, immediate write transactions) or Postgres (asyncpg,
+READ COMMITTED: every guarded transition is one ``UPDATE … WHERE status IN``).
+
+:class:`Database` owns the engines, sessions and migrations; every repository of the
+store (:class:`Repository`) runs its reads and write transactions on one shared instance.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import threading
+from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
-from sqlalchemy import event
+from sqlalchemy import event, text
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
-from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
 
@@ -119,3 +131,63 @@ def upgrade_sync(url: str) -> None:
 async def upgrade(url: str) -> None:
     """Apply every pending migration without blocking the running event loop."""
     await asyncio.to_thread(upgrade_sync, url)
+
+
+class Database:
+    """The engines and sessions of one store URL, shared by the store's repositories."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self._reader, self._writer = create_engines(url)
+        self._read = async_sessionmaker(self._reader, expire_on_commit=False)
+        self._write = async_sessionmaker(self._writer, expire_on_commit=False)
+
+    @classmethod
+    async def open(cls, url: str, *, migrate: bool = True) -> Self:
+        """Open the database at ``url``, applying pending migrations first."""
+        if migrate:
+            await upgrade(url)
+        return cls(url)
+
+    async def close(self) -> None:
+        """Release every pooled connection."""
+        await self._reader.dispose()
+        if self._writer is not self._reader:
+            await self._writer.dispose()
+
+    async def ping(self) -> None:
+        """Raise if the database cannot be reached."""
+        async with self._read() as session:
+            await session.execute(text("SELECT 1"))
+
+    def reading(self) -> AsyncSession:
+        """A read session (``async with``)."""
+        return self._read()
+
+    @contextlib.asynccontextmanager
+    async def writing(self) -> AsyncIterator[AsyncSession]:
+        """A write transaction (``async with``): committed when the block ends."""
+        async with self._write() as session, session.begin():
+            yield session
+
+    def insert(self, table: Any) -> Any:
+        """An ``INSERT`` in the database's dialect (it has ``on_conflict_do_nothing``)."""
+        if self._writer.dialect.name == "postgresql":
+            return postgresql.insert(table)
+        return sqlite.insert(table)
+
+
+class Repository:
+    """Base of the store's repositories: one aggregate's operations on a shared database."""
+
+    def __init__(self, database: Database) -> None:
+        self._database = database
+
+    def _read(self) -> AsyncSession:
+        return self._database.reading()
+
+    def _transaction(self) -> contextlib.AbstractAsyncContextManager[AsyncSession]:
+        return self._database.writing()
+
+    def _insert(self, table: Any) -> Any:
+        return self._database.insert(table)

@@ -20,7 +20,7 @@ from sqlalchemy.exc import IntegrityError
 from docbatch.errors import ConfigError, NotFoundError
 from docbatch.ids import new_id
 from docbatch.models import ItemStatus, JobStatus
-from docbatch.store.repository import Store, utcnow
+from docbatch.store.db import Database
 from docbatch.store.tables import (
     ConfigurationRow,
     DirectoryRow,
@@ -31,6 +31,7 @@ from docbatch.store.tables import (
     WebhookConfigRow,
     WebhookEventRow,
 )
+from docbatch.store.types import utcnow
 
 CONFIGURATION_PREFIX = "cfg"
 WEBHOOK_CONFIG_PREFIX = "whc"
@@ -87,10 +88,11 @@ class ProductJobFilter:
 
 
 class ProductStore:
-    """Configurations, and the v2 reads of jobs and items."""
+    """Configurations, and the v2 reads of jobs and items (on the store's database:
+    ``ProductStore(store.database)``)."""
 
-    def __init__(self, store: Store) -> None:
-        self._store = store
+    def __init__(self, database: Database) -> None:
+        self._database = database
 
     # --------------------------------------------------------- configurations
 
@@ -100,7 +102,7 @@ class ProductStore:
         """Create a configuration, or update the one with this name and product type."""
         for attempt in range(2):
             try:
-                async with self._store.writing() as session:
+                async with self._database.writing() as session:
                     row = await session.scalar(
                         select(ConfigurationRow).where(
                             ConfigurationRow.project_id == project_id,
@@ -133,7 +135,7 @@ class ProductStore:
 
     async def get_configuration(self, config_id: str, *, project_id: str) -> ConfigurationRow:
         """A configuration of the project; ``NotFoundError`` otherwise."""
-        async with self._store.reading() as session:
+        async with self._database.reading() as session:
             row = await session.get(ConfigurationRow, config_id)
         if row is None or row.project_id != project_id:
             raise NotFoundError(f"configuration {config_id} not found")
@@ -150,7 +152,7 @@ class ProductStore:
     ) -> ConfigurationRow:
         """Change a configuration's name and/or parameters; a new version either way."""
         try:
-            async with self._store.writing() as session:
+            async with self._database.writing() as session:
                 row = await session.get(ConfigurationRow, config_id)
                 if row is None or row.project_id != project_id:
                     raise NotFoundError(f"configuration {config_id} not found")
@@ -186,12 +188,12 @@ class ProductStore:
         if product_types:
             conditions.append(ConfigurationRow.product_type.in_(list(product_types)))
         return await _newest_first(
-            self._store, ConfigurationRow, conditions, page_size=page_size, page_token=page_token
+            self._database, ConfigurationRow, conditions, page_size=page_size, page_token=page_token
         )
 
     async def delete_configuration(self, config_id: str, *, project_id: str) -> None:
         """Remove a configuration (batches created from it keep running as they were)."""
-        async with self._store.writing() as session:
+        async with self._database.writing() as session:
             row = await session.get(ConfigurationRow, config_id)
             if row is None or row.project_id != project_id:
                 raise NotFoundError(f"configuration {config_id} not found")
@@ -201,13 +203,13 @@ class ProductStore:
 
     async def add_webhook_config(self, row: WebhookConfigRow) -> WebhookConfigRow:
         """Store a new webhook configuration."""
-        async with self._store.writing() as session:
+        async with self._database.writing() as session:
             session.add(row)
         return row
 
     async def get_webhook_config(self, config_id: str, *, project_id: str) -> WebhookConfigRow:
         """A webhook configuration of the project; ``NotFoundError`` otherwise."""
-        async with self._store.reading() as session:
+        async with self._database.reading() as session:
             row = await session.get(WebhookConfigRow, config_id)
         if row is None or row.project_id != project_id:
             raise NotFoundError(f"webhook configuration {config_id} not found")
@@ -219,7 +221,7 @@ class ProductStore:
         """The project's webhook configurations among ``config_ids`` (unknown ones left out)."""
         if not config_ids:
             return []
-        async with self._store.reading() as session:
+        async with self._database.reading() as session:
             rows = await session.scalars(
                 select(WebhookConfigRow).where(
                     WebhookConfigRow.id.in_(list(config_ids)),
@@ -232,7 +234,7 @@ class ProductStore:
         self, config_id: str, *, project_id: str, changes: dict[str, Any]
     ) -> WebhookConfigRow:
         """Set the given columns of a webhook configuration."""
-        async with self._store.writing() as session:
+        async with self._database.writing() as session:
             row = await session.get(WebhookConfigRow, config_id)
             if row is None or row.project_id != project_id:
                 raise NotFoundError(f"webhook configuration {config_id} not found")
@@ -247,12 +249,12 @@ class ProductStore:
         """A page of the project's webhook configurations, newest first."""
         conditions: list[Any] = [WebhookConfigRow.project_id == project_id]
         return await _newest_first(
-            self._store, WebhookConfigRow, conditions, page_size=page_size, page_token=page_token
+            self._database, WebhookConfigRow, conditions, page_size=page_size, page_token=page_token
         )
 
     async def count_webhook_configs(self, *, project_id: str) -> int:
         """How many webhook configurations the project has."""
-        async with self._store.reading() as session:
+        async with self._database.reading() as session:
             count = await session.scalar(
                 select(func.count())
                 .select_from(WebhookConfigRow)
@@ -262,7 +264,7 @@ class ProductStore:
 
     async def delete_webhook_config(self, config_id: str, *, project_id: str) -> None:
         """Remove a webhook configuration (batches keep the endpoints they copied)."""
-        async with self._store.writing() as session:
+        async with self._database.writing() as session:
             row = await session.get(WebhookConfigRow, config_id)
             if row is None or row.project_id != project_id:
                 raise NotFoundError(f"webhook configuration {config_id} not found")
@@ -286,12 +288,12 @@ class ProductStore:
         if where.created_on_or_before is not None:
             conditions.append(JobRow.created_at <= where.created_on_or_before)
         return await _newest_first(
-            self._store, JobRow, conditions, page_size=page_size, page_token=page_token
+            self._database, JobRow, conditions, page_size=page_size, page_token=page_token
         )
 
     async def items_of(self, job_id: str) -> list[JobItemRow]:
         """Every item a job has listed so far, in order."""
-        async with self._store.reading() as session:
+        async with self._database.reading() as session:
             return list(
                 await session.scalars(
                     select(JobItemRow)
@@ -306,7 +308,7 @@ class ProductStore:
         self, key: str, ordinal: int, *, project_id: str, job_type: str
     ) -> tuple[JobRow, JobItemRow]:
         """The job and item a product job id names; ``NotFoundError`` otherwise."""
-        async with self._store.reading() as session:
+        async with self._database.reading() as session:
             job = await session.scalar(
                 select(JobRow).where(_job_key_matches(key), JobRow.project_id == project_id)
             )
@@ -349,7 +351,7 @@ class ProductStore:
                     and_(JobRow.id == str(job_id), JobItemRow.ordinal > int(ordinal)),
                 )
             )
-        async with self._store.reading() as session:
+        async with self._database.reading() as session:
             rows = list(
                 (
                     await session.execute(
@@ -372,7 +374,7 @@ class ProductStore:
     async def delete_job(self, job_id: str) -> None:
         """Remove an ended job with its items, events and its results: those it made or
         was served from, unless another job's item holds them too."""
-        async with self._store.writing() as session:
+        async with self._database.writing() as session:
             shared = select(JobItemRow.result_id).where(
                 JobItemRow.job_id != job_id, JobItemRow.result_id.is_not(None)
             )
@@ -403,7 +405,7 @@ class ProductStore:
         directory_id = uploads_directory_id(project_id)
         for attempt in range(2):
             now = utcnow()
-            async with self._store.writing() as session:
+            async with self._database.writing() as session:
                 row = await session.get(DirectoryRow, directory_id)
                 if row is not None and row.deleted_at is not None:
                     row.deleted_at = None  # deleted by its user: in use again
@@ -411,7 +413,7 @@ class ProductStore:
             if row is not None:
                 return row
             try:
-                async with self._store.writing() as session:
+                async with self._database.writing() as session:
                     session.add(
                         DirectoryRow(
                             id=directory_id,
@@ -442,7 +444,7 @@ Row = TypeVar("Row", ConfigurationRow, WebhookConfigRow, JobRow)
 
 
 async def _newest_first(
-    store: Store,
+    database: Database,
     model: type[Row],
     conditions: list[Any],
     *,
@@ -457,7 +459,7 @@ async def _newest_first(
             *conditions,
             or_(model.created_at < when, and_(model.created_at == when, model.id < str(last_id))),
         ]
-    async with store.reading() as session:
+    async with database.reading() as session:
         rows = list(
             await session.scalars(
                 select(model)

@@ -130,6 +130,9 @@ class JobRow(Base):
     temporal_namespace: Mapped[str] = mapped_column(String(255))
     retry_of: Mapped[str | None] = mapped_column(String(64))
     """The job whose failed items this job retries."""
+    plan_json: Mapped[str | None] = mapped_column(Text)
+    """The job's ``docbatch.core.JobPlan``, decided at create time (null for jobs created
+    before plans were stored: theirs is built from the config when read)."""
     batch_config_json: Mapped[str | None] = mapped_column(Text)
     """A v2 batch's ``config`` as submitted (``{"job": {"type", "configuration_id"}}``)
     and what of its configuration the engines cannot honour; null for a beta job."""

@@ -23,11 +23,15 @@ DIRS = "/api/v1/beta/directories"
 
 async def _counts(api: Api) -> tuple[int, int, int]:
     store = api.stack.store
-    jobs = (await store.list_jobs())[1]
-    directories = (await store.list_directories(project_id="proj-alpha", include_deleted=True))[1]
+    jobs = (await store.jobs.list_jobs())[1]
+    directories = (
+        await store.directories.list_directories(project_id="proj-alpha", include_deleted=True)
+    )[1]
     files = 0
-    for directory in (await store.list_directories(project_id="proj-alpha", limit=1000))[0]:
-        files += await store.count_files(directory.id)
+    for directory in (
+        await store.directories.list_directories(project_id="proj-alpha", limit=1000)
+    )[0]:
+        files += await store.directories.count_files(directory.id)
     return jobs, directories, files
 
 
@@ -126,7 +130,7 @@ async def test_oversized_upload_is_refused_and_nothing_is_stored(make_api: ApiFa
             )
         assert response.status_code == 413
         assert "limit" in response.json()["detail"]
-        assert await api.stack.store.count_files(directory.id) == 0
+        assert await api.stack.store.directories.count_files(directory.id) == 0
         staging = api.stack.settings.blob_dir / ".staging"
         assert not staging.exists() or not any(staging.iterdir())
 

@@ -220,8 +220,8 @@ async def test_health_docs_and_openapi(api: Api) -> None:
 async def test_revoked_key_answers_401(api: Api, tmp_path: Path) -> None:
     store = await Store.open(api.stack.settings.effective_database_url)
     try:
-        key = next(k for k in await store.list_api_keys() if k.name == "b")
-        await store.revoke_api_key(key.id)
+        key = next(k for k in await store.keys.list_api_keys() if k.name == "b")
+        await store.keys.revoke_api_key(key.id)
     finally:
         await store.close()
     with pytest.raises(llama_cloud.AuthenticationError):

@@ -45,7 +45,7 @@ async def test_pause_and_resume_over_http(make_api: ApiFactory, tmp_path: Path) 
         job = await start_folder_job(api.stack, folder)
 
         async def started() -> bool:
-            return (await api.stack.store.get_job(job.id)).completed_items >= 1
+            return (await api.stack.store.jobs.get_job(job.id)).completed_items >= 1
 
         await wait_until(started)
         assert (await _post(api, f"/{job.id}/pause", key=api.key_b)).status_code == 404

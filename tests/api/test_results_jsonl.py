@@ -39,7 +39,7 @@ def _by_name(response: httpx.Response) -> dict[str, dict[str, Any]]:
 
 async def _job(api: Api, folder: Path, config: dict[str, Any] | None = None) -> JobRow:
     status = await run_folder_job(api.stack, folder, config)
-    return await api.stack.store.get_job(status.job.id)
+    return await api.stack.store.jobs.get_job(status.job.id)
 
 
 async def test_a_line_per_item_with_its_status_and_inline_output(api: Api, tmp_path: Path) -> None:
@@ -50,7 +50,7 @@ async def test_a_line_per_item_with_its_status_and_inline_output(api: Api, tmp_p
 
     lines = _parsed(await _lines(api, job.id))
 
-    items, total = await store.list_items(job.id, limit=1000)
+    items, total = await store.items.list_items(job.id, limit=1000)
     assert total == len(NESTED) + 1
     assert [line["item_id"] for line in lines] == [item.item_id for item in items]
     for line, item in zip(lines, items, strict=True):
@@ -64,7 +64,7 @@ async def test_a_line_per_item_with_its_status_and_inline_output(api: Api, tmp_p
             assert line["content"] is None and line["output_s3_path"] is None
             continue
         assert item.result_id is not None
-        result = await store.get_result(item.result_id)
+        result = await store.items.get_result(item.result_id)
         stored = json.loads(await blobs.read_bytes(result.output_location))
         assert line["content"] == stored["markdown"]
         assert line["output_s3_path"] == result.output_location

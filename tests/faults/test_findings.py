@@ -33,6 +33,7 @@ from docbatch.ids import result_id_for
 from docbatch.models import ItemStatus, JobType
 from docbatch.settings import Settings
 from docbatch.store import FileSpec, ResultSpec, Store
+from docbatch.store.db import Database
 from docbatch.store.repository import utcnow
 from docbatch.store.tables import JobRow
 from tests.conftest import StackFactory
@@ -64,8 +65,8 @@ async def test_an_item_whose_engine_runs_when_its_job_is_cancelled_ends_cancelle
                 started_marker(document).exists, timeout=ENGINE_START_TIMEOUT, what="engine runs"
             )
             answer = await service.cancel_job(stack.store, stack.client, job.id)
-            (item,), _ = await stack.store.list_items(job.id)
-            job_row = await stack.store.get_job(job.id)
+            (item,), _ = await stack.store.items.list_items(job.id)
+            job_row = await stack.store.jobs.get_job(job.id)
         finally:
             open_gate(folder)
     assert answer.status == "cancelled"
@@ -245,8 +246,8 @@ async def test_no_result_is_recorded_for_an_item_cancelled_while_its_engine_ran(
 
 async def _cancelled_item_gets_no_result(store: Store) -> None:
     try:
-        directory = await store.create_directory(project_id="proj", name="docs")
-        file = await store.put_file(
+        directory = await store.directories.create_directory(project_id="proj", name="docs")
+        file = await store.directories.put_file(
             directory_id=directory.id,
             project_id="proj",
             spec=FileSpec(
@@ -275,10 +276,10 @@ async def _cancelled_item_gets_no_result(store: Store) -> None:
             created_at=now,
             updated_at=now,
         )
-        await store.create_job(job, [file])
-        assert (await store.start_item(job.id, file.id))[0] == ItemStatus.PROCESSING
-        assert await store.cancel_item(job.id, file.id)  # the cancel comes first
-        recorded = await store.complete_item(  # then the engine's activity finishes
+        await store.jobs.create_job(job, [file])
+        assert (await store.items.start_item(job.id, file.id))[0] == ItemStatus.PROCESSING
+        assert await store.items.cancel_item(job.id, file.id)  # the cancel comes first
+        recorded = await store.items.complete_item(  # then the engine's activity finishes
             job.id,
             file.id,
             ResultSpec(
@@ -291,26 +292,26 @@ async def _cancelled_item_gets_no_result(store: Store) -> None:
             ),
         )
         assert recorded is False
-        assert (await store.get_item(job.id, file.id)).status == ItemStatus.CANCELLED
-        assert [r.result_id for r in await store.results_for_item(file.id)] == []
+        assert (await store.items.get_item(job.id, file.id)).status == ItemStatus.CANCELLED
+        assert [r.result_id for r in await store.items.results_for_item(file.id)] == []
     finally:
         await store.close()
 
 
-class _FailingWritesStore(Store):
-    """The store, with every write failing at once while ``outage_until`` is ahead: a
-    database that refuses connections (a Postgres restart or failover) rather than
-    making writers wait like a locked SQLite file."""
+class _FailingWritesDatabase(Database):
+    """The store's database, with every write failing at once while ``outage_until`` is
+    ahead: a database that refuses connections (a Postgres restart or failover) rather
+    than making writers wait like a locked SQLite file."""
 
     outage_until = 0.0
 
     @contextlib.asynccontextmanager
-    async def _transaction(self) -> AsyncIterator[AsyncSession]:
+    async def writing(self) -> AsyncIterator[AsyncSession]:
         if time.monotonic() < self.outage_until:
             raise OperationalError(
                 "BEGIN", None, sqlite3.OperationalError("store unavailable (fault injection)")
             )
-        async with super()._transaction() as session:
+        async with super().writing() as session:
             yield session
 
 
@@ -328,7 +329,8 @@ async def test_items_in_flight_survive_a_store_outage_longer_than_their_retries(
     folder = tmp_path / "docs"
     write_text_files(folder, 20, prefix="outage")
     settings = stack.settings(engine_processes=1)
-    store = await _FailingWritesStore.open(settings.effective_database_url)
+    database = await _FailingWritesDatabase.open(settings.effective_database_url)
+    store = Store(database)
     resources = worker_module.WorkerResources(
         store=store,
         blobs=BlobStore(settings.blob_dir),
@@ -343,7 +345,7 @@ async def test_items_in_flight_survive_a_store_outage_longer_than_their_retries(
                 timeout=ENGINE_START_TIMEOUT,
                 what="items flow",
             )
-            store.outage_until = time.monotonic() + STORE_OUTAGE_SECONDS
+            database.outage_until = time.monotonic() + STORE_OUTAGE_SECONDS
             await asyncio.sleep(STORE_OUTAGE_SECONDS)  # hold the outage
             await stack.finished(job, timeout=180)
     finally:

@@ -74,7 +74,7 @@ async def test_item_ids_mode_processes_exactly_those_items(stack: Stack, tmp_pat
     registered = await service.register_local_folder(
         stack.store, folder, project_id=stack.settings.project_id
     )
-    files = await stack.store.list_files(registered.directory.id)
+    files = await stack.store.directories.list_files(registered.directory.id)
     chosen = [files[1].id, files[4].id, files[6].id]
 
     job = await start_job(stack, {"job_config": {}, "item_ids": chosen})
@@ -201,7 +201,7 @@ async def _assert_cancelled_cleanly(stack: Stack, job_id: str) -> None:
     completed = [i for i in items if i.status == ItemStatus.COMPLETED]
     assert cancelled, "nothing was left to cancel: the test did not cancel mid-batch"
     assert completed, "nothing finished before cancelling"
-    counts = views.job_counts(await stack.store.get_job(job_id))
+    counts = views.job_counts(await stack.store.jobs.get_job(job_id))
     assert counts.cancelled == len(cancelled)
     assert counts.completed == len(completed)
     for item in completed:  # finished outputs are kept
@@ -212,7 +212,7 @@ async def _assert_cancelled_cleanly(stack: Stack, job_id: str) -> None:
 
 async def _wait_for_completions(stack: Stack, job_id: str, count: int) -> None:
     async def enough() -> bool:
-        job = await stack.store.get_job(job_id)
+        job = await stack.store.jobs.get_job(job_id)
         return job.completed_items >= count
 
     await wait_until(enough)
@@ -243,7 +243,7 @@ async def test_cancel_by_signal_stops_dispatch_and_cancels_in_flight(
             e.HasField("start_child_workflow_execution_initiated_event_attributes")
             for e in events[signalled + 1 :]
         ), "a child was started after the cancel signal"
-        assert (await stack.store.get_job(job.id)).cancel_reason == "test"
+        assert (await stack.store.jobs.get_job(job.id)).cancel_reason == "test"
 
 
 async def test_cancel_by_update_returns_processed_count(
@@ -258,7 +258,7 @@ async def test_cancel_by_update_returns_processed_count(
         response = await service.cancel_job(stack.store, stack.client, job.id, reason="enough")
 
         assert response.status == JobStatus.CANCELLED
-        row = await stack.store.get_job(job.id)
+        row = await stack.store.jobs.get_job(job.id)
         assert response.processed_items == row.completed_items + row.failed_items
         await _assert_cancelled_cleanly(stack, job.id)
 
@@ -284,14 +284,14 @@ async def test_progress_query_matches_the_store(make_stack: StackFactory, tmp_pa
         assert live.total == 12
         # The workflow learns of a child's end a moment after the store records it, so
         # mid-run it may trail the store, never lead it.
-        row = await stack.store.get_job(job.id)
+        row = await stack.store.jobs.get_job(job.id)
         assert live.completed <= row.completed_items + row.failed_items
         assert 0 <= live.percentage <= 100
 
         status = await wait_job(stack, job)
         final = await handle.query(BatchParentWorkflow.progress)
 
-    counts = views.job_counts(await stack.store.get_job(job.id))
+    counts = views.job_counts(await stack.store.jobs.get_job(job.id))
     assert final.status == status.job.status == JobStatus.COMPLETED
     assert (final.total, final.completed, final.failed, final.skipped, final.cancelled) == (
         counts.total,

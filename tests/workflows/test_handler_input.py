@@ -77,7 +77,7 @@ async def running_job(stack: Stack, folder: Path) -> JobRow:
     job = await start_folder_job(stack, folder)
 
     async def started() -> bool:
-        return (await stack.store.get_job(job.id)).completed_items >= 1
+        return (await stack.store.jobs.get_job(job.id)).completed_items >= 1
 
     await wait_until(started)
     return job
@@ -126,7 +126,7 @@ async def test_cancel_signal_with_any_input_cancels(
         final = await wait_job(stack, job)
 
         assert final.job.status == JobStatus.CANCELLED
-        ended = await stack.store.get_job(job.id)
+        ended = await stack.store.jobs.get_job(job.id)
         assert ended.cancelled_items > 0, "the job ran to completion although cancelled"
         assert ended.cancel_reason == reason
         await assert_healthy_histories(stack, job, record=RECORDED_CANCELS.get(case))
@@ -142,7 +142,7 @@ async def test_pause_and_resume_signals_with_any_input(
         await on_job(stack, job, "signal", "--name", "pause", inputs=inputs)
 
         async def paused() -> bool:
-            return bool((await stack.store.get_job(job.id)).paused)
+            return bool((await stack.store.jobs.get_job(job.id)).paused)
 
         await wait_until(paused)
         progress = json.loads(
@@ -175,7 +175,7 @@ async def test_updates_with_malformed_input_are_answered_not_failed(
         )
         assert paused["result"]["paused"] is True
         assert paused["result"]["status"] == "paused"
-        assert (await stack.store.get_job(job.id)).paused
+        assert (await stack.store.jobs.get_job(job.id)).paused
 
         await on_job(stack, job, *update, "resume_job", inputs=["null"])
         cancelled = json.loads(await on_job(stack, job, *update, "cancel_job"))
@@ -206,7 +206,7 @@ async def test_pause_update_then_cancel_while_paused(
         assert sum(children_started(h) for h in histories) == started
         ended = await service.get_status(stack.store, job.id)
         assert ended.job.paused is False  # a job that ended is not paused
-        assert (await stack.store.get_job(job.id)).cancelled_items > 0
+        assert (await stack.store.jobs.get_job(job.id)).cancelled_items > 0
         await assert_healthy_histories(stack, job)
 
 

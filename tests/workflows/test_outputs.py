@@ -90,7 +90,7 @@ async def test_output_keys_are_deterministic_per_item_content_and_parameters(
         locations = []
         for job in (first, again, other):
             items, _ = await service.list_items(stack.store, job.job.id)
-            row = await stack.store.get_result(items[0].job_record_id or "")
+            row = await stack.store.items.get_result(items[0].job_record_id or "")
             locations.append(row.output_location)
     assert locations[0] == locations[1]  # same item, content and parameters: overwritten
     assert locations[2] != locations[0]

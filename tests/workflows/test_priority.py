@@ -21,7 +21,7 @@ import pytest
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
-from activities import item_activities
+from docbatch.core import processor
 from docbatch.stack import temporal_binary
 from docbatch.store.tables import JobRow
 from docbatch.temporal import SEARCH_ATTRIBUTES
@@ -61,7 +61,7 @@ def _write_files(folder: Path, count: int) -> None:
 
 
 async def _completion_times(stack: Stack, job: JobRow) -> list[datetime]:
-    items, _ = await stack.store.list_items(job.id, limit=1000, offset=0)
+    items, _ = await stack.store.items.list_items(job.id, limit=1000, offset=0)
     assert all(item.completed_at is not None for item in items)
     return sorted(item.completed_at for item in items if item.completed_at is not None)
 
@@ -77,7 +77,7 @@ async def _race(stack: Stack, tmp_path: Path, late_priority: str) -> int:
     early = await start_folder_job(stack, early_folder, {"parameters": {"priority": "low"}})
 
     async def early_underway() -> bool:
-        return (await stack.store.get_job(early.id)).completed_items >= 1
+        return (await stack.store.jobs.get_job(early.id)).completed_items >= 1
 
     await wait_until(early_underway)
     late = await start_folder_job(stack, late_folder, {"parameters": {"priority": late_priority}})
@@ -92,7 +92,7 @@ async def test_high_priority_items_of_a_later_job_run_before_an_earlier_backlog(
 ) -> None:
     # Every item through the activity task queue (no quick attempt in its workflow
     # task): one lane, so the order the queue hands work out is the order items end.
-    monkeypatch.setattr(item_activities, "QUICK_MAX_BYTES", -1)
+    monkeypatch.setattr(processor, "QUICK_MAX_BYTES", -1)
     async with make_stack(
         engine=slow_engine, max_concurrent_workflow_tasks=2, max_concurrent_activities=1
     ) as stack:

@@ -86,7 +86,7 @@ async def retry_failed_items(
     idempotency_key: IdempotencyKey = None,
 ) -> BatchJob:
     """Start a new job (linked by ``retry_of``) over the failed items of an ended job."""
-    job = await store.get_job(job_id, project_id=principal.project_id)
+    job = await store.jobs.get_job(job_id, project_id=principal.project_id)
     client = await temporal.get(job.temporal_namespace)
     retry = await service.retry_failed_items(
         store,
@@ -139,7 +139,7 @@ async def cancel_batch_job(
     body: Annotated[BatchCancelRequest | None, Body()] = None,
 ) -> BatchCancelResponse:
     """Stop dispatching, cancel in-flight items, keep finished outputs; 409 if it ended."""
-    job = await store.get_job(job_id, project_id=principal.project_id)
+    job = await store.jobs.get_job(job_id, project_id=principal.project_id)
     client = await temporal.get(job.temporal_namespace)
     return await service.cancel_job(
         store,
@@ -169,7 +169,7 @@ async def resume_batch_job(
 async def _set_paused(
     job_id: str, paused: bool, principal: PrincipalDep, store: StoreDep, temporal: TemporalDep
 ) -> BatchPauseResponse:
-    job = await store.get_job(job_id, project_id=principal.project_id)
+    job = await store.jobs.get_job(job_id, project_id=principal.project_id)
     client = await temporal.get(job.temporal_namespace)
     return await service.set_paused(store, client, job_id, paused, project_id=principal.project_id)
 
@@ -240,7 +240,7 @@ async def stream_batch_job_results(
     classify or extract; null when not inline, ``content_error`` then says why if it
     was wanted). Streamed page by page: memory stays flat whatever the job's size.
     """
-    job = await store.get_job(job_id, project_id=principal.project_id)
+    job = await store.jobs.get_job(job_id, project_id=principal.project_id)
     return StreamingResponse(
         export.result_lines(store, blobs, job, mode=content, status=status),
         media_type="application/x-ndjson",

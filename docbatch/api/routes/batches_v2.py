@@ -136,8 +136,8 @@ async def get_batch(
     wanted = products.parse_expand(expand)
     if wanted - {"results"}:
         raise ConfigError("expand supports only: results", field="expand")
-    job = await store.get_job(batch_id, project_id=principal.project_id)
-    items = await ProductStore(store).items_of(job.id) if "results" in wanted else None
+    job = await store.jobs.get_job(batch_id, project_id=principal.project_id)
+    items = await ProductStore(store.database).items_of(job.id) if "results" in wanted else None
     return batch_response(job, items)
 
 
@@ -156,8 +156,8 @@ async def cancel_batch(
     organization_id: OrganizationId = None,
 ) -> BatchResponse:
     """Stop the batch; finished files keep their results. 409 if it has ended."""
-    job = await store.get_job(batch_id, project_id=principal.project_id)
+    job = await store.jobs.get_job(batch_id, project_id=principal.project_id)
     batch_response(job)  # 404 for a job that is not a batch (no directory)
     client = await temporal.get(job.temporal_namespace)
     await service.cancel_job(store, client, job.id, project_id=principal.project_id)
-    return batch_response(await store.get_job(job.id))
+    return batch_response(await store.jobs.get_job(job.id))

@@ -21,7 +21,7 @@ IdempotencyKey = Annotated[
 
 
 def product_store(store: StoreDep) -> ProductStore:
-    return ProductStore(store)
+    return ProductStore(store.database)
 
 
 ProductsDep = Annotated[ProductStore, Depends(product_store)]
