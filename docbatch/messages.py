@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, Field
 
+from docbatch import defaults
 from docbatch.models import ItemStatus, JobCounts, JobStatus
 
 
@@ -18,14 +19,14 @@ class ParentState(JobCounts):
 
     cursor: int = 0
     """Ordinal of the last item listed; the next page starts after it."""
-    page_size: int = 100
-    continue_as_new_threshold: int = 100
-    max_concurrent_children: int = 100
-    timeout_seconds: float = 600.0
+    page_size: int = defaults.PAGE_SIZE
+    continue_as_new_threshold: int = defaults.PAGE_SIZE
+    max_concurrent_children: int = defaults.MAX_CONCURRENT_CHILDREN
+    timeout_seconds: float = defaults.JOB_TIMEOUT_SECONDS
     runs: int = 1
     webhooks: bool = False
-    webhook_retry_hours: float = 24.0
-    webhook_initial_retry_seconds: float = 5.0
+    webhook_retry_hours: float = defaults.WEBHOOK_RETRY_HOURS
+    webhook_initial_retry_seconds: float = defaults.WEBHOOK_INITIAL_RETRY_SECONDS
     job_type: str = ""
     directory_id: str | None = None
     paused: bool = False
@@ -90,12 +91,12 @@ class StartJobOutput(BaseModel):
     total: int
     page_size: int
     continue_as_new_threshold: int
-    max_concurrent_children: int = 100
+    max_concurrent_children: int = defaults.MAX_CONCURRENT_CHILDREN
     timeout_seconds: float
     already_terminal: JobStatus | None = None
     webhooks: bool = False
-    webhook_retry_hours: float = 24.0
-    webhook_initial_retry_seconds: float = 5.0
+    webhook_retry_hours: float = defaults.WEBHOOK_RETRY_HOURS
+    webhook_initial_retry_seconds: float = defaults.WEBHOOK_INITIAL_RETRY_SECONDS
     job_type: str = ""
     directory_id: str | None = None
 
@@ -159,7 +160,7 @@ class ItemInput(BaseModel):
 
     job_id: str
     item_id: str
-    timeout_seconds: float = 600.0
+    timeout_seconds: float = defaults.JOB_TIMEOUT_SECONDS
     item_name: str = ""
 
 

@@ -9,6 +9,8 @@ from pathlib import Path
 from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from docbatch import defaults
+
 DEFAULT_TASK_QUEUE = "docbatch"
 
 
@@ -30,8 +32,8 @@ class Settings(BaseSettings):
     data_dir: Path = Path(".docbatch")
     database_url: str | None = None
 
-    default_page_size: int = Field(default=100, gt=0, le=5000)
-    max_concurrent_children: int = Field(default=100, gt=0, le=1000)
+    default_page_size: int = Field(default=defaults.PAGE_SIZE, gt=0, le=5000)
+    max_concurrent_children: int = Field(default=defaults.MAX_CONCURRENT_CHILDREN, gt=0, le=1000)
     """Sliding window of child workflows in flight per job (Temporal caps pending at 2,000)."""
     max_file_size_bytes: int = Field(default=100 * 1024 * 1024, gt=0)
     max_upload_bytes: int = Field(default=1024 * 1024 * 1024, gt=0)
@@ -41,7 +43,7 @@ class Settings(BaseSettings):
     max_concurrent_activities: int = Field(default=50, gt=0)
     max_concurrent_workflow_tasks: int = Field(default=100, ge=2)
     """Workflow tasks a worker runs at once; an item's quick attempt runs inside one."""
-    default_job_timeout_seconds: float = Field(default=600.0, gt=0)
+    default_job_timeout_seconds: float = Field(default=defaults.JOB_TIMEOUT_SECONDS, gt=0)
 
     llm_base_url: str | None = None
     """An OpenAI-compatible endpoint for MULTIMODAL classify and extract jobs."""
@@ -57,8 +59,10 @@ class Settings(BaseSettings):
     """Deployment secret that signs webhook requests (HMAC-SHA256); generated if unset."""
     webhook_allow_private_targets: bool = False
     """Allow webhook URLs on loopback/private addresses (tests and closed networks)."""
-    webhook_retry_hours: float = Field(default=24.0, gt=0)
-    webhook_initial_retry_seconds: float = Field(default=5.0, gt=0)
+    webhook_retry_hours: float = Field(default=defaults.WEBHOOK_RETRY_HOURS, gt=0)
+    webhook_initial_retry_seconds: float = Field(
+        default=defaults.WEBHOOK_INITIAL_RETRY_SECONDS, gt=0
+    )
     webhook_timeout_seconds: float = Field(default=10.0, gt=0)
 
     project_id: str = "proj-default"

@@ -37,50 +37,48 @@ async def cancel_job(
         raise JobTerminalError(f"job {job_id} already {job.status}")
     handle = client.get_workflow_handle_for(BatchParentWorkflow.run, job.workflow_id)
     request = CancelRequest(reason=reason)
+    deadline = asyncio.get_running_loop().time() + wait_seconds
     try:
         result = await asyncio.wait_for(
             handle.execute_update(BatchParentWorkflow.cancel_job, request), wait_seconds
         )
-    except TimeoutError:
-        await handle.signal(BatchParentWorkflow.cancel, request)
-        job = await store.jobs.get_job(job_id)
-        return BatchCancelResponse(
-            job_id=job_id,
-            message="cancellation requested; it completes when a worker picks the job up",
-            processed_items=job.completed_items + job.failed_items,
-            status=JobStatus(job.status),
-        )
     except WorkflowUpdateFailedError as exc:
         job = await store.jobs.get_job(job_id)
         raise JobTerminalError(f"job {job_id} already {job.status}") from exc
-    except RPCError as exc:
-        # The Update is answered by a workflow task; if that task fails (say, a child
-        # ended while the workflow was completing) the caller gets an error although the
-        # cancellation may have landed. The signal is durable and idempotent: send it,
-        # then answer from the store.
+    except (TimeoutError, RPCError) as exc:
+        # No worker answered in time, or the Update's workflow task failed (say, a child
+        # ended while the workflow was completing) although the cancellation may have
+        # landed. The signal is durable and idempotent: send it, then answer from the
+        # store as the job stands by the deadline.
         try:
             await handle.signal(BatchParentWorkflow.cancel, request)
         except RPCError:
             job = await store.jobs.get_job(job_id)
             if not JobStatus(job.status).is_terminal:
                 raise TemporalUnavailableError(f"could not cancel job {job_id}: {exc}") from exc
-        job = await _until_terminal(store, job_id, wait_seconds)
-        if job.status != JobStatus.CANCELLED.value and JobStatus(job.status).is_terminal:
+        job = await _until_terminal(store, job_id, deadline)
+        if job.status == JobStatus.CANCELLED.value:
+            message = _cancelled_message(reason)
+        elif JobStatus(job.status).is_terminal:
             raise JobTerminalError(f"job {job_id} already {job.status}") from exc
+        else:
+            message = "cancellation requested; it completes when a worker picks the job up"
         return BatchCancelResponse(
             job_id=job_id,
-            message=f"job cancelled{f': {reason}' if reason else ''}"
-            if job.status == JobStatus.CANCELLED.value
-            else "cancellation requested; it completes when a worker picks the job up",
+            message=message,
             processed_items=job.completed_items + job.failed_items,
             status=JobStatus(job.status),
         )
     return BatchCancelResponse(
         job_id=job_id,
-        message=f"job cancelled{f': {reason}' if reason else ''}",
+        message=_cancelled_message(reason),
         processed_items=result.processed_items,
         status=result.status,
     )
+
+
+def _cancelled_message(reason: str | None) -> str:
+    return f"job cancelled{f': {reason}' if reason else ''}"
 
 
 async def set_paused(
@@ -133,11 +131,10 @@ async def set_paused(
     )
 
 
-async def _until_terminal(store: Store, job_id: str, wait_seconds: float) -> JobRow:
-    """The job once it ended, or as it is after ``wait_seconds``."""
-    deadline = asyncio.get_running_loop().time() + wait_seconds
+async def _until_terminal(store: Store, job_id: str, deadline: float) -> JobRow:
+    """The job once it ended, or as it is at ``deadline`` (event-loop time)."""
     while True:
         job = await store.jobs.get_job(job_id)
-        if JobStatus(job.status).is_terminal or asyncio.get_running_loop().time() > deadline:
+        if JobStatus(job.status).is_terminal or asyncio.get_running_loop().time() >= deadline:
             return job
         await asyncio.sleep(0.2)
