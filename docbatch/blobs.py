@@ -92,7 +92,8 @@ class BlobStore:
         return f"s3://{bucket}/{object_key}"
 
     def _path(self, key: str) -> Path:
-        path = (self.root / key).resolve()
+        # Lexically (no symlink walk, one stat per component, per blob): keys are ours.
+        path = Path(os.path.normpath(self.root / key))
         if not path.is_relative_to(self.root):
             raise ValueError(f"blob key escapes the store: {key}")
         return path
@@ -120,11 +121,14 @@ class BlobStore:
         except BaseException:
             Path(tmp).unlink(missing_ok=True)
             raise
-        return path_to_location(path)
+        return path.as_uri()  # absolute and normalised already
 
     def _staged_file(self) -> tuple[int, str]:
-        self.staging.mkdir(parents=True, exist_ok=True)
-        return tempfile.mkstemp(dir=self.staging)
+        try:
+            return tempfile.mkstemp(dir=self.staging)
+        except FileNotFoundError:  # the first write (or the folder was removed)
+            self.staging.mkdir(parents=True, exist_ok=True)
+            return tempfile.mkstemp(dir=self.staging)
 
     def sweep_staging(self, *, older_than_seconds: float = STALE_STAGING_SECONDS) -> int:
         """Remove staged files left by killed processes; return how many were removed.
