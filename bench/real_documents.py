@@ -41,6 +41,9 @@ from pathlib import Path
 if not __package__:  # run as a script: import the repository, not bench/, first
     sys.path[0] = str(Path(__file__).resolve().parents[1])
 
+from temporalio.api.enums.v1 import EventType
+from temporalio.client import Client
+
 from bench import harness
 from docbatch.blobs import BlobStore
 from docbatch.engines.base import EngineRequest
@@ -186,6 +189,46 @@ class StarterRun:
     cpu: float
 
 
+@dataclass
+class Paths:
+    """How a job's items went: by the quick path (a local activity in the item's first
+    workflow task) or the durable one (a regular activity), and their history events."""
+
+    quick: int = 0
+    durable: int = 0
+    quick_events: int = 0
+    durable_events: int = 0
+
+    def add(self, events: list[EventType.ValueType]) -> None:
+        if EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED in events:
+            self.durable += 1
+            self.durable_events += len(events)
+        else:
+            self.quick += 1
+            self.quick_events += len(events)
+
+    def describe(self) -> str:
+        parts = []
+        if self.quick:
+            parts.append(f"{self.quick} quick ({self.quick_events / self.quick:.1f} events each)")
+        if self.durable:
+            parts.append(
+                f"{self.durable} durable ({self.durable_events / self.durable:.1f} events each)"
+            )
+        return ", ".join(parts)
+
+
+async def item_paths(client: Client, job_ids: list[str]) -> Paths:
+    """Read the item workflows' histories (after the timing) to count the paths taken."""
+    paths = Paths()
+    for job_id in job_ids:
+        query = f'DocbatchJobId="{job_id}" AND WorkflowType="BatchItemWorkflow"'
+        async for execution in client.list_workflows(query):
+            history = await client.get_workflow_handle(execution.id).fetch_history()
+            paths.add([event.event_type for event in history.events])
+    return paths
+
+
 async def run_starter(settings: Settings, folder: Path, log_dir: Path) -> StarterRun:
     """``starter.py run <folder> --json`` as a user runs it, timed from start to exit."""
     output = log_dir / f"starter-{folder.name}.json"
@@ -301,6 +344,7 @@ async def main(arguments: argparse.Namespace) -> int:
                                 f"{next_wall:.1f} s: ratio {results[-1].ratio:.3f}"
                             )
                             direct_outcomes, direct_wall = next_outcomes, next_wall
+                    paths = await item_paths(server.client, [r.run.job_id for r in results])
                 finally:
                     await store.close()
         finally:
@@ -353,6 +397,9 @@ async def main(arguments: argparse.Namespace) -> int:
         warm_job.failed_items == len(refused) and warm_job.completed_items == len(parsed),
     )
     report.check("every document succeeds in both", both == total * rounds)
+    report.check(
+        "every item workflow's history read", paths.quick + paths.durable == total * rounds
+    )
     report.check("outputs identical in both", all(r.outcomes == r.direct_outcomes for r in results))
     used = cpu.used
     # Inside the meter each round has one docbatch run and one plain run (the one after).
@@ -370,6 +417,9 @@ async def main(arguments: argparse.Namespace) -> int:
             orchestration / docbatch_engines,
         )
     )
+    per_item = {k: 1000 * used[k] / (total * rounds) for k in ("server", "worker")}
+    report.add(harness.Figure("items by the durable path (a regular activity)",
+                              f"{paths.durable} of {paths.quick + paths.durable}"))  # fmt: skip
     shown = ", ".join(f"{k} {v:.1f} s" for k, v in used.items())
     report.notes += [
         f"Corpus documents left out because the engine refuses them: "
@@ -379,6 +429,13 @@ async def main(arguments: argparse.Namespace) -> int:
         "cores the orchestration's CPU is taken from the engines: the wall ratio cannot go "
         "much below 1 + (orchestration CPU ÷ engine CPU) plus the job's fixed start and "
         "finish.",
+        f"Per item: server {per_item['server']:.1f} ms CPU, worker "
+        f"{per_item['worker']:.1f} ms, starter.py {1000 * starter_cpu / (total * rounds):.1f} "
+        f"ms; the items' paths: {paths.describe()}. With the engine processes busy (every "
+        "document submitted at once, the job's window of children far wider than 2 "
+        "processes), an item's quick attempt finds no free process and hands the item to "
+        "the durable path: its regular activity adds history events, a task-queue round "
+        "trip and a second workflow task.",
         "Each round: the plain pool, then starter.py over its own distinct copies, then the "
         "plain pool again (the next round's copies); a round's ratio divides by the mean of "
         "the two. docbatch's wall is starter.py's lifetime: its start-up, registering the "

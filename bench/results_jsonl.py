@@ -37,8 +37,7 @@ from docbatch.blobs import BlobStore
 from docbatch.ids import JOB_PREFIX, new_id, parent_workflow_id, result_id_for
 from docbatch.models import BatchCreateRequest, JobStatus, JobType, parameters_hash
 from docbatch.settings import Settings
-from docbatch.store import Store
-from docbatch.store.repository import ResultSpec, utcnow
+from docbatch.store import ResultSpec, Store, utcnow
 from docbatch.store.tables import JobRow
 
 TARGET_GROWTH_MB = 50.0

@@ -9,8 +9,7 @@ from dataclasses import dataclass
 from sqlalchemy.exc import IntegrityError
 
 from docbatch.ids import new_id
-from docbatch.store import Store
-from docbatch.store.repository import utcnow
+from docbatch.store import Store, utcnow
 from docbatch.store.tables import ApiKeyRow
 
 KEY_PREFIX = "dbk_"

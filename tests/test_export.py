@@ -15,7 +15,7 @@ from docbatch import export
 from docbatch.blobs import path_to_location
 from docbatch.errors import ConfigError, NotFoundError
 from docbatch.models import ItemStatus, JobStatus, JobType
-from docbatch.store.repository import FileSpec
+from docbatch.store import FileSpec
 from docbatch.store.tables import JobRow
 from tests.conftest import CORPUS, Stack, StackFactory
 from tests.engine_doubles import slow_engine

@@ -21,8 +21,7 @@ from docbatch.engines.registry import run_engine
 from docbatch.ids import JOB_PREFIX, new_id
 from docbatch.models import ItemStatus, JobStatus, load_job_config
 from docbatch.settings import Settings
-from docbatch.store import Store
-from docbatch.store.repository import utcnow
+from docbatch.store import Store, utcnow
 from docbatch.store.tables import JobRow
 from tests.databases import fresh_store_url
 from tests.engine_doubles import SLOW_ENGINE_DELAY_SECONDS, slow_engine

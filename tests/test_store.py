@@ -19,10 +19,9 @@ from docbatch.ids import JOB_PREFIX, new_id, result_id_for
 from docbatch.models import ItemStatus, JobStatus, JobType, SkipReason
 from docbatch.products.jobs import parse_product_job_id, product_job_id
 from docbatch.products.parameters import ProductType
-from docbatch.store import ResultSpec, Store
+from docbatch.store import ResultSpec, Store, utcnow
 from docbatch.store.db import Database
 from docbatch.store.products import BatchFilter, ProductJobFilter, ProductStore
-from docbatch.store.repository import utcnow
 from docbatch.store.tables import JobRow
 from tests.databases import asyncpg_dsn, fresh_postgres_database, fresh_store_url, requires_postgres
 from tests.workflows.helpers import write_text_files

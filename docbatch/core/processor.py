@@ -37,9 +37,8 @@ from docbatch.errors import ConfigError, DocumentError, NotFoundError
 from docbatch.ids import result_id_for
 from docbatch.models import ItemStatus
 from docbatch.settings import Settings
-from docbatch.store import ResultSpec, Store
+from docbatch.store import ItemKey, ResultSpec, Store
 from docbatch.store.batching import GroupCommit
-from docbatch.store.repository import ItemKey
 from docbatch.store.tables import FileRow
 
 log = structlog.get_logger("docbatch.processor")

@@ -12,8 +12,7 @@ from pathlib import Path
 
 from docbatch.blobs import path_to_location
 from docbatch.errors import ConfigError
-from docbatch.store import FileSpec, Store
-from docbatch.store.repository import SyncStats
+from docbatch.store import FileSpec, Store, SyncStats
 from docbatch.store.tables import DirectoryRow
 
 _HASH_CHUNK = 1024 * 1024

@@ -26,8 +26,7 @@ from docbatch.models import (
     JobType,
 )
 from docbatch.settings import Settings
-from docbatch.store import Store
-from docbatch.store.repository import utcnow
+from docbatch.store import Store, utcnow
 from docbatch.store.tables import IdempotencyKeyRow, JobRow
 from docbatch.temporal import DIRECTORY_ID, JOB_ID, JOB_STATUS, JOB_TYPE, temporal_priority
 from docbatch.webhooks import validate_targets

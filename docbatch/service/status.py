@@ -14,8 +14,7 @@ from docbatch.models import (
     JobStatus,
     JobType,
 )
-from docbatch.store import Store
-from docbatch.store.repository import utcnow
+from docbatch.store import Store, utcnow
 from docbatch.store.tables import JobRow
 from docbatch.views import item_model, job_counts, job_model
 

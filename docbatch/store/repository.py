@@ -16,31 +16,8 @@ from docbatch.store.directories import DirectoryRepository
 from docbatch.store.items import ItemRepository
 from docbatch.store.jobs import JobRepository
 from docbatch.store.keys import ApiKeyRepository
-from docbatch.store.types import (
-    FileSpec,
-    ItemKey,
-    ItemObserver,
-    JobStart,
-    ListedPage,
-    ResultSpec,
-    SyncStats,
-    WebhookEvent,
-    utcnow,
-)
+from docbatch.store.types import ItemObserver
 from docbatch.store.webhooks import WebhookEventRepository
-
-__all__ = [
-    "FileSpec",
-    "ItemKey",
-    "ItemObserver",
-    "JobStart",
-    "ListedPage",
-    "ResultSpec",
-    "Store",
-    "SyncStats",
-    "WebhookEvent",
-    "utcnow",
-]
 
 
 class Store:

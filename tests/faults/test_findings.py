@@ -32,9 +32,8 @@ from docbatch.engines.pool import EnginePool, EngineTimeoutError
 from docbatch.ids import result_id_for
 from docbatch.models import ItemStatus, JobType
 from docbatch.settings import Settings
-from docbatch.store import FileSpec, ResultSpec, Store
+from docbatch.store import FileSpec, ResultSpec, Store, utcnow
 from docbatch.store.db import Database
-from docbatch.store.repository import utcnow
 from docbatch.store.tables import JobRow
 from tests.conftest import StackFactory
 from tests.databases import fresh_store_url

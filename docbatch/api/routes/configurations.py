@@ -33,10 +33,10 @@ from docbatch.products.views import (
     WebhookConfigResponse,
     WebhookConfigUpdate,
 )
+from docbatch.store import utcnow
 from docbatch.store.products import (
     WEBHOOK_CONFIG_PREFIX,
 )
-from docbatch.store.repository import utcnow
 from docbatch.store.tables import WebhookConfigRow
 from docbatch.webhooks import check_target
 
