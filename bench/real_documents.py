@@ -42,13 +42,13 @@ if not __package__:  # run as a script: import the repository, not bench/, first
     sys.path[0] = str(Path(__file__).resolve().parents[1])
 
 from temporalio.api.enums.v1 import EventType
-from temporalio.client import Client
+from temporalio.client import Client, WorkflowHistory
 
 from bench import harness
 from docbatch.blobs import BlobStore
 from docbatch.engines.base import EngineRequest
 from docbatch.engines.parse import parse_document
-from docbatch.models import engine_config, load_job_config
+from docbatch.models import ItemStatus, engine_config, load_job_config
 from docbatch.settings import Settings
 from docbatch.store import Store
 from docbatch.store.tables import JobRow
@@ -196,16 +196,25 @@ class Paths:
 
     quick: int = 0
     durable: int = 0
+    queued: int = 0
+    """Of the durable ones, those whose quick attempt found every engine process busy."""
     quick_events: int = 0
     durable_events: int = 0
 
-    def add(self, events: list[EventType.ValueType]) -> None:
-        if EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED in events:
-            self.durable += 1
-            self.durable_events += len(events)
-        else:
+    def add(self, history: WorkflowHistory) -> None:
+        events = history.events
+        if not any(e.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED for e in events):
             self.quick += 1
             self.quick_events += len(events)
+            return
+        self.durable += 1
+        self.durable_events += len(events)
+        for event in events:  # the quick attempt's answer, recorded in its marker
+            details = event.marker_recorded_event_attributes.details
+            if "result" in details and details["result"].payloads:
+                answer = json.loads(details["result"].payloads[0].data)
+                self.queued += answer.get("status") == ItemStatus.PENDING.value
+                break
 
     def describe(self) -> str:
         parts = []
@@ -213,7 +222,9 @@ class Paths:
             parts.append(f"{self.quick} quick ({self.quick_events / self.quick:.1f} events each)")
         if self.durable:
             parts.append(
-                f"{self.durable} durable ({self.durable_events / self.durable:.1f} events each)"
+                f"{self.durable} durable ({self.durable_events / self.durable:.1f} events each; "
+                f"{self.queued} because every engine process was busy, the others too large "
+                "or slow for the quick path's budget)"
             )
         return ", ".join(parts)
 
@@ -224,8 +235,7 @@ async def item_paths(client: Client, job_ids: list[str]) -> Paths:
     for job_id in job_ids:
         query = f'DocbatchJobId="{job_id}" AND WorkflowType="BatchItemWorkflow"'
         async for execution in client.list_workflows(query):
-            history = await client.get_workflow_handle(execution.id).fetch_history()
-            paths.add([event.event_type for event in history.events])
+            paths.add(await client.get_workflow_handle(execution.id).fetch_history())
     return paths
 
 

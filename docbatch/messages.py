@@ -31,6 +31,12 @@ class ParentState(JobCounts):
     directory_id: str | None = None
     paused: bool = False
     """Dispatching is paused: survives continue-as-new like the counters."""
+    window: int = 0
+    """Children kept in flight now, adapted to how fast the workers take items up (at
+    most ``max_concurrent_children``); 0 in runs that do not adapt it (recorded before
+    it adapted), which keep ``max_concurrent_children`` in flight."""
+    window_credit: int = 0
+    """Children taken up at once since the window last widened."""
 
 
 class BatchParentInput(BaseModel):
@@ -63,6 +69,8 @@ class Progress(BaseModel):
     in_flight: int
     percentage: float = Field(ge=0, le=100)
     run: int
+    window: int = 0
+    """Children the job keeps in flight now (see ``ParentState.window``)."""
 
 
 class CancelRequest(BaseModel):
@@ -179,6 +187,9 @@ class ItemOutcome(BaseModel):
     item_id: str
     status: ItemStatus
     error_message: str | None = None
+    queued: bool = False
+    """The quick attempt found every engine process busy, so the item waited in the
+    durable path's queue: the job has more children in flight than the workers take up."""
 
 
 class RecordEventInput(BaseModel):

@@ -65,6 +65,7 @@ class BatchItemWorkflow:
 
     async def _process(self, item: ItemInput) -> ItemOutcome:
         name = item.item_name or item.item_id
+        queued = False
         try:
             outcome = await workflow.execute_local_activity_method(
                 ItemActivities.process_item_now,
@@ -75,12 +76,19 @@ class BatchItemWorkflow:
             )
             if outcome.status.is_terminal:
                 return outcome
+            # Left pending: no engine process was free (the parent narrows its window).
+            queued = outcome.status == ItemStatus.PENDING
         except FailureError as err:
             # A local activity's failure may arrive unwrapped (its own error, a timeout).
             settled = _settled(item, err)
             if settled is not None:
                 return settled
             # Anything else (a crash, the store unavailable): the durable path retries it.
+        outcome = await self._durably(item, name)
+        return outcome.model_copy(update={"queued": True}) if queued else outcome
+
+    async def _durably(self, item: ItemInput, name: str) -> ItemOutcome:
+        """The durable path: a regular activity, retried; record the failure if it gives up."""
         try:
             return await workflow.execute_activity_method(
                 ItemActivities.process_item,

@@ -1,10 +1,10 @@
 """``BatchParentWorkflow``: page through a job's items and run one child per item.
 
 Each run lists pages of items after a cursor (the listing activity writes item rows and
-skips what needs no work), keeps at most ``max_concurrent_children`` children in flight,
-and after ``continue_as_new_threshold`` items handed to children (or when Temporal
-suggests it) drains its children and continues as new carrying only the cursor and
-counters.
+skips what needs no work), keeps a window of children in flight (adapted to how fast the
+workers take items up, at most ``max_concurrent_children``), and after
+``continue_as_new_threshold`` items handed to children (or when Temporal suggests it)
+drains its children and continues as new carrying only the cursor and counters.
 """
 
 from __future__ import annotations
@@ -61,6 +61,13 @@ PATCH_ANY_CANCEL_INPUT = "cancel-any-input"
 """Marks histories where a ``cancel`` signal of any input cancels (before, only a
 ``{"reason": ...}`` object did: the others were dropped)."""
 
+PATCH_ADAPTIVE_WINDOW = "adaptive-window"
+"""Marks histories whose window of children adapts (before, it was always
+``max_concurrent_children``)."""
+INITIAL_WINDOW = 4
+MIN_WINDOW = 2
+"""Bounds of the adaptive window (never above ``max_concurrent_children``)."""
+
 STORE_TIMEOUT = timedelta(seconds=60)
 MAX_PAGES_PER_RUN = 200
 """Bounds a run's history when pages are mostly skipped (about 4 events per page)."""
@@ -107,6 +114,7 @@ class BatchParentWorkflow:
             in_flight=len(self._in_flight),
             percentage=state.percentage,
             run=state.runs,
+            window=self._window(),
         )
 
     @workflow.signal
@@ -227,6 +235,8 @@ class BatchParentWorkflow:
                 directory_id=shape.directory_id,
                 paused=self._state.paused,  # a pause that came while the job started
             )
+            if workflow.patched(PATCH_ADAPTIVE_WINDOW):
+                self._state.window = min(INITIAL_WINDOW, shape.max_concurrent_children)
             self._upsert_status(JobStatus.RUNNING)
             await self._emit("pending")
             await self._emit("running")
@@ -310,7 +320,7 @@ class BatchParentWorkflow:
             for item_id, name in zip(page.item_ids, names, strict=True):
                 await workflow.wait_condition(
                     lambda: (
-                        (len(self._in_flight) < state.max_concurrent_children and not state.paused)
+                        (len(self._in_flight) < self._window() and not state.paused)
                         or self._cancel_requested
                     )
                 )
@@ -349,6 +359,7 @@ class BatchParentWorkflow:
                 cancellation_type=ChildWorkflowCancellationType.TRY_CANCEL,
             )
             self._count(outcome.status)
+            self._adapt_window(queued=outcome.queued)
         except asyncio.CancelledError:
             self._count(ItemStatus.CANCELLED)
         except ChildWorkflowError as err:
@@ -405,6 +416,33 @@ class BatchParentWorkflow:
         return self._status.value
 
     # ------------------------------------------------------------------- helpers
+
+    def _window(self) -> int:
+        return self._state.window or self._state.max_concurrent_children
+
+    def _adapt_window(self, *, queued: bool) -> None:
+        """Narrow the window by one for each child that had to queue for an engine
+        process; widen it by one per window of children taken up at once.
+
+        A child that queues costs the durable path (a regular activity, more history
+        and a second workflow task) while adding nothing: the engines were busy. So the
+        window settles where the engines always have a document ready and a document
+        seldom waits, whatever the number of workers and engine processes. It widens
+        slowly on purpose: a child reports that it queued only when it ends, so a
+        window that grew fast would overshoot by everything started meanwhile.
+        """
+        state = self._state
+        if not state.window:
+            return
+        if queued:
+            floor = min(MIN_WINDOW, state.max_concurrent_children)
+            state.window = max(floor, state.window - 1)
+            state.window_credit = 0
+            return
+        state.window_credit += 1
+        if state.window_credit >= state.window:
+            state.window = min(state.window + 1, state.max_concurrent_children)
+            state.window_credit = 0
 
     def _count(self, status: ItemStatus) -> None:
         state = self._state

@@ -43,8 +43,10 @@ from docbatch.store.tables import FileRow
 
 log = structlog.get_logger("docbatch.processor")
 
-QUICK_MAX_WAIT_SECONDS = 0.25
-"""The quick path is taken only when an engine process should be free within this."""
+QUICK_MAX_WAIT_SECONDS = 1.0
+"""The quick path is taken only when an engine process should be free within this (an
+item that finds the engines busier queues for the durable path, and the job's window of
+children narrows)."""
 QUICK_MAX_SLOT_WAIT_SECONDS = 2.0
 """A quick attempt whose document still waits for a process after this hands it over."""
 QUICK_ENGINE_SECONDS = 3.0

@@ -6,7 +6,8 @@ checked against an in-memory record of the activities they called.
 An item's name says how its stub behaves: ``ok`` finishes in the quick attempt, ``slow``
 leaves the quick attempt unfinished (the durable path completes it), ``bad`` is a broken
 document, ``crash`` makes the quick attempt raise (the durable path completes it),
-``skip`` is skipped by the listing, ``hang`` runs until cancelled.
+``skip`` is skipped by the listing, ``hang`` runs until cancelled, ``busy`` finds every
+engine process busy in its quick attempt (it queues for the durable path).
 """
 
 from __future__ import annotations
@@ -70,6 +71,9 @@ class StubJob:
     calls: Counter[str] = field(default_factory=Counter)
     items_cancelled_by_job: int = 0
     hanging: asyncio.Event = field(default_factory=asyncio.Event)
+    durable_now: int = 0
+    durable_most: int = 0
+    """Items in the durable path at once: now, and at most."""
 
     def item_id(self, ordinal: int) -> str:
         return f"itm-{ordinal}"
@@ -187,6 +191,8 @@ class StubActivities:
             raise RuntimeError("engine process died")
         if name.startswith(("slow", "hang")):
             return ItemOutcome(item_id=item.item_id, status=ItemStatus.PROCESSING)
+        if name.startswith("busy"):
+            return ItemOutcome(item_id=item.item_id, status=ItemStatus.PENDING)
         return self._finish(item, ItemStatus.COMPLETED)
 
     @activity.defn(name="process_item")
@@ -198,6 +204,12 @@ class StubActivities:
             while True:  # until the batch is cancelled (heartbeats carry the request)
                 activity.heartbeat()
                 await asyncio.sleep(0.1)
+        job.durable_now += 1
+        job.durable_most = max(job.durable_most, job.durable_now)
+        try:
+            await asyncio.sleep(0.05)  # long enough for the window's children to overlap
+        finally:
+            job.durable_now -= 1
         return self._finish(item, ItemStatus.COMPLETED)
 
     @activity.defn(name="record_item_failure")
@@ -330,3 +342,21 @@ async def test_a_batch_paused_at_start_dispatches_nothing_until_resumed(
     assert result.status == JobStatus.COMPLETED
     assert result.completed == 3
     assert job.paused == [True, False]
+
+
+async def test_the_window_widens_while_items_are_taken_up_and_narrows_when_they_queue(
+    harness: Harness,
+) -> None:
+    # The stub's max_concurrent_children is 10; a job starts with a window of 4, one
+    # wider per window of children taken up at once: 4 + 5 + 6 children make it 7.
+    taken_up = StubJob(names=[f"ok-{n}" for n in range(1, 16)], page_size=20, threshold=20)
+    _, handle = await harness.start(taken_up)
+    assert (await handle.result()).completed == 15
+    assert (await handle.query(BatchParentWorkflow.progress)).window == 7
+
+    queued = StubJob(names=[f"busy-{n}" for n in range(1, 13)], page_size=20, threshold=20)
+    job_id, handle = await harness.start(queued)
+    assert (await handle.result()).completed == 12
+    assert (await handle.query(BatchParentWorkflow.progress)).window == 2
+    assert 2 <= queued.durable_most <= 4  # never wider than the window it started with
+    await harness.replays("stub-adaptive-window", job_id, queued)
