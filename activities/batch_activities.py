@@ -43,6 +43,7 @@ class BatchActivities:
             timeout_seconds=plan.attempt_timeout_seconds,
             already_terminal=start.already_terminal,
             max_concurrent_children=self._settings.max_concurrent_children,
+            initial_concurrent_children=self._settings.initial_concurrent_children,
             webhooks=bool(webhooks.job_targets(job)),
             webhook_retry_hours=self._settings.webhook_retry_hours,
             webhook_initial_retry_seconds=self._settings.webhook_initial_retry_seconds,

@@ -170,7 +170,13 @@ async def main(arguments: argparse.Namespace) -> int:
     results: list[Trial] = []
     with harness.workdir(arguments) as tmp:
         root = Path(tmp)
-        settings = harness.bench_settings(root / "data", **harness.smoke_overrides(arguments))
+        # Every child starts at once (the window does not ramp up): cancelled in flight.
+        settings = harness.bench_settings(
+            root / "data",
+            initial_concurrent_children=children,
+            max_concurrent_children=max(children, Settings().max_concurrent_children),
+            **harness.smoke_overrides(arguments),
+        )
         env = {SLEEP_SECONDS_ENV: str(ENGINE_SLEEP_SECONDS)}
         async with harness.dev_server(settings) as server:
             client = server.client

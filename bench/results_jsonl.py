@@ -33,11 +33,13 @@ if not __package__:  # run as a script: import the repository, not bench/, first
 import httpx
 
 from bench import harness
+from docbatch import service
 from docbatch.blobs import BlobStore
-from docbatch.ids import JOB_PREFIX, new_id, parent_workflow_id, result_id_for
-from docbatch.models import BatchCreateRequest, JobStatus, JobType, parameters_hash
+from docbatch.core.plan import JobPlan
+from docbatch.ids import result_id_for
+from docbatch.models import BatchCreateRequest, JobStatus, JobType
 from docbatch.settings import Settings
-from docbatch.store import ResultSpec, Store, utcnow
+from docbatch.store import ResultSpec, Store
 from docbatch.store.tables import JobRow
 
 TARGET_GROWTH_MB = 50.0
@@ -69,29 +71,12 @@ def _new_job(settings: Settings, directory_id: str) -> JobRow:
     config = BatchCreateRequest.model_validate(
         {"job_config": {}, "directory_id": directory_id}
     ).job_config
-    job_id = new_id(JOB_PREFIX)
-    now = utcnow()
-    return JobRow(
-        id=job_id,
+    return service.new_job_row(
+        JobPlan.build(config, settings),
+        config,
         project_id=harness.PROJECT_ID,
-        job_type=JobType.PARSE.value,
-        status=JobStatus.PENDING.value,
+        namespace=settings.temporal_namespace,
         directory_id=directory_id,
-        config_json=config.model_dump_json(by_alias=True, exclude_none=True),
-        parameters_hash=parameters_hash(config),
-        invalidate_cache=False,
-        page_size=settings.default_page_size,
-        continue_as_new_threshold=settings.default_page_size,
-        max_file_size_bytes=settings.max_file_size_bytes,
-        total_items=0,
-        completed_items=0,
-        failed_items=0,
-        skipped_items=0,
-        cancelled_items=0,
-        workflow_id=parent_workflow_id(job_id),
-        temporal_namespace=settings.temporal_namespace,
-        created_at=now,
-        updated_at=now,
     )
 
 

@@ -100,6 +100,7 @@ class StartJobOutput(BaseModel):
     page_size: int
     continue_as_new_threshold: int
     max_concurrent_children: int = defaults.MAX_CONCURRENT_CHILDREN
+    initial_concurrent_children: int = defaults.INITIAL_CONCURRENT_CHILDREN
     timeout_seconds: float
     already_terminal: JobStatus | None = None
     webhooks: bool = False

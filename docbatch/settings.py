@@ -35,7 +35,14 @@ class Settings(BaseSettings):
     default_page_size: int = Field(default=defaults.PAGE_SIZE, gt=0, le=5000)
     max_concurrent_children: int = Field(default=defaults.MAX_CONCURRENT_CHILDREN, gt=0, le=1000)
     """Most child workflows in flight per job (Temporal caps pending at 2,000); the job's
-    window starts smaller and adapts to how fast the workers take items up."""
+    window starts at ``initial_concurrent_children`` and adapts to how fast the workers
+    take items up."""
+    initial_concurrent_children: int = Field(
+        default=defaults.INITIAL_CONCURRENT_CHILDREN, gt=0, le=1000
+    )
+    """Children in flight when a job starts (at most ``max_concurrent_children``): set it
+    to ``max_concurrent_children`` for a job that starts at full width, e.g. on a large
+    cluster of workers."""
     max_file_size_bytes: int = Field(default=100 * 1024 * 1024, gt=0)
     max_upload_bytes: int = Field(default=1024 * 1024 * 1024, gt=0)
     """Uploads larger than this are refused (HTTP 413) before they are stored."""

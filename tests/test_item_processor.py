@@ -18,10 +18,9 @@ from docbatch.engines.base import Engine, EngineRequest
 from docbatch.engines.parse import parse_document
 from docbatch.engines.pool import EnginePool
 from docbatch.engines.registry import run_engine
-from docbatch.ids import JOB_PREFIX, new_id
-from docbatch.models import ItemStatus, JobStatus, load_job_config
+from docbatch.models import ItemStatus, load_job_config
 from docbatch.settings import Settings
-from docbatch.store import Store, utcnow
+from docbatch.store import Store
 from docbatch.store.tables import JobRow
 from tests.databases import fresh_store_url
 from tests.engine_doubles import SLOW_ENGINE_DELAY_SECONDS, slow_engine
@@ -44,28 +43,16 @@ class Rig:
     ) -> tuple[str, dict[str, str]]:
         """A started job over the folder, its items listed: (job id, item id by name)."""
         registered = await service.register_local_folder(self.store, folder, project_id=PROJECT)
-        plan = JobPlan.build(load_job_config(config or {}), self.settings)
-        now = utcnow()
-        job_id = new_id(JOB_PREFIX)
-        await self.store.jobs.create_job(
-            JobRow(
-                id=job_id,
-                project_id=PROJECT,
-                status=JobStatus.PENDING.value,
-                directory_id=registered.directory.id,
-                config_json="{}",  # the processor reads the plan, never the config
-                total_items=0,
-                completed_items=0,
-                failed_items=0,
-                skipped_items=0,
-                cancelled_items=0,
-                workflow_id=f"batch-{job_id}",
-                temporal_namespace="default",
-                created_at=now,
-                updated_at=now,
-                **plan.row_fields(),
-            )
+        job_config = load_job_config(config or {})
+        job = service.new_job_row(
+            JobPlan.build(job_config, self.settings),
+            job_config,
+            project_id=PROJECT,
+            namespace="default",
+            directory_id=registered.directory.id,
         )
+        await self.store.jobs.create_job(job)
+        job_id = job.id
         await self.store.jobs.start_job(job_id)
         page = await self.store.jobs.list_page(job_id, cursor=0, limit=100)
         return job_id, dict(zip(page.item_names, page.item_ids, strict=True))

@@ -14,12 +14,14 @@ import asyncpg
 import pytest
 
 from docbatch import service
+from docbatch.core.plan import JobPlan
 from docbatch.errors import ConfigError, NotFoundError
-from docbatch.ids import JOB_PREFIX, new_id, result_id_for
-from docbatch.models import ItemStatus, JobStatus, JobType, SkipReason
+from docbatch.ids import result_id_for
+from docbatch.models import ItemStatus, JobStatus, JobType, SkipReason, load_job_config
 from docbatch.products.jobs import parse_product_job_id, product_job_id
 from docbatch.products.parameters import ProductType
-from docbatch.store import ResultSpec, Store, utcnow
+from docbatch.settings import Settings
+from docbatch.store import ResultSpec, Store
 from docbatch.store.db import Database
 from docbatch.store.products import BatchFilter, ProductJobFilter, ProductStore
 from docbatch.store.tables import JobRow
@@ -38,29 +40,12 @@ async def store(tmp_path: Path) -> AsyncIterator[Store]:
 
 
 def _job(directory_id: str | None, *, max_size: int = 10_000, parameters_hash: str = "h") -> JobRow:
-    now = utcnow()
-    job_id = new_id(JOB_PREFIX)
-    return JobRow(
-        id=job_id,
-        project_id=PROJECT,
-        job_type=JobType.PARSE.value,
-        status=JobStatus.PENDING.value,
-        directory_id=directory_id,
-        config_json="{}",
-        parameters_hash=parameters_hash,
-        invalidate_cache=False,
-        page_size=3,
-        continue_as_new_threshold=3,
-        max_file_size_bytes=max_size,
-        total_items=0,
-        completed_items=0,
-        failed_items=0,
-        skipped_items=0,
-        cancelled_items=0,
-        workflow_id=f"batch-{job_id}",
-        temporal_namespace="default",
-        created_at=now,
-        updated_at=now,
+    config = load_job_config({})
+    plan = JobPlan.build(config, Settings(), page_size=3).model_copy(
+        update={"parameters_hash": parameters_hash, "max_file_size_bytes": max_size}
+    )
+    return service.new_job_row(
+        plan, config, project_id=PROJECT, namespace="default", directory_id=directory_id
     )
 
 

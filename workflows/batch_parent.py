@@ -64,9 +64,9 @@ PATCH_ANY_CANCEL_INPUT = "cancel-any-input"
 PATCH_ADAPTIVE_WINDOW = "adaptive-window"
 """Marks histories whose window of children adapts (before, it was always
 ``max_concurrent_children``)."""
-INITIAL_WINDOW = 4
 MIN_WINDOW = 2
-"""Bounds of the adaptive window (never above ``max_concurrent_children``)."""
+"""The adaptive window narrows no further (nor above ``max_concurrent_children``); it
+starts at the workers' ``initial_concurrent_children``."""
 
 STORE_TIMEOUT = timedelta(seconds=60)
 MAX_PAGES_PER_RUN = 200
@@ -236,7 +236,9 @@ class BatchParentWorkflow:
                 paused=self._state.paused,  # a pause that came while the job started
             )
             if workflow.patched(PATCH_ADAPTIVE_WINDOW):
-                self._state.window = min(INITIAL_WINDOW, shape.max_concurrent_children)
+                self._state.window = min(
+                    shape.initial_concurrent_children, shape.max_concurrent_children
+                )
             self._upsert_status(JobStatus.RUNNING)
             await self._emit("pending")
             await self._emit("running")

@@ -9,7 +9,12 @@ listings back and :mod:`~docbatch.service.results` an item's processing results.
 
 from docbatch.service.control import cancel_job, set_paused
 from docbatch.service.folders import RegisteredFolder, register_local_folder
-from docbatch.service.jobs import TemporalUnavailableError, create_job, retry_failed_items
+from docbatch.service.jobs import (
+    TemporalUnavailableError,
+    create_job,
+    new_job_row,
+    retry_failed_items,
+)
 from docbatch.service.results import REDACTED, get_results, redact
 from docbatch.service.status import (
     THROUGHPUT_WINDOW,
@@ -33,6 +38,7 @@ __all__ = [
     "job_throughput",
     "list_items",
     "list_jobs",
+    "new_job_row",
     "redact",
     "register_local_folder",
     "retry_failed_items",

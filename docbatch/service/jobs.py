@@ -20,6 +20,7 @@ from docbatch.errors import ConfigError, ConflictError, DocbatchError, NotFoundE
 from docbatch.ids import JOB_PREFIX, new_id, parent_workflow_id
 from docbatch.messages import BatchParentInput
 from docbatch.models import (
+    AnyJobConfig,
     BatchCreateRequest,
     ItemStatus,
     JobStatus,
@@ -35,6 +36,43 @@ from workflows.batch_parent import BatchParentWorkflow
 
 class TemporalUnavailableError(DocbatchError):
     """Temporal could not be reached; nothing was left half-created."""
+
+
+def new_job_row(
+    plan: JobPlan,
+    config: AnyJobConfig,
+    *,
+    project_id: str,
+    namespace: str,
+    directory_id: str | None = None,
+    total_items: int = 0,
+    job_prefix: str = JOB_PREFIX,
+    retry_of: str | None = None,
+    batch_config_json: str | None = None,
+) -> JobRow:
+    """A new job's row (``pending``, no item counted yet), not yet inserted: its columns
+    from the plan, its id and its parent workflow's id."""
+    now = utcnow()
+    job_id = new_id(job_prefix)
+    return JobRow(
+        id=job_id,
+        project_id=project_id,
+        status=JobStatus.PENDING.value,
+        directory_id=directory_id,
+        config_json=config.model_dump_json(by_alias=True, exclude_none=True),
+        **plan.row_fields(),
+        total_items=total_items,
+        completed_items=0,
+        failed_items=0,
+        skipped_items=0,
+        cancelled_items=0,
+        workflow_id=parent_workflow_id(job_id),
+        temporal_namespace=namespace,
+        retry_of=retry_of,
+        batch_config_json=batch_config_json,
+        created_at=now,
+        updated_at=now,
+    )
 
 
 async def create_job(
@@ -95,26 +133,16 @@ async def create_job(
             raise ConfigError(f"unknown item ids ({len(unknown)}): {shown}", field="item_ids")
         items = [by_id[item_id] for item_id in wanted]
 
-    now = utcnow()
-    job_id = new_id(job_prefix)
-    job = JobRow(
-        id=job_id,
+    job = new_job_row(
+        plan,
+        config,
         project_id=project_id,
-        status=JobStatus.PENDING.value,
+        namespace=client.namespace,
         directory_id=request.directory_id,
-        config_json=config.model_dump_json(by_alias=True, exclude_none=True),
-        **plan.row_fields(),
         total_items=len(items),
-        completed_items=0,
-        failed_items=0,
-        skipped_items=0,
-        cancelled_items=0,
-        workflow_id=parent_workflow_id(job_id),
-        temporal_namespace=client.namespace,
+        job_prefix=job_prefix,
         retry_of=retry_of,
         batch_config_json=batch_config_json,
-        created_at=now,
-        updated_at=now,
     )
     idempotency = None
     if idempotency_key is not None:
@@ -122,8 +150,8 @@ async def create_job(
             project_id=project_id,
             key=idempotency_key,
             request_hash=request_hash,
-            job_id=job_id,
-            created_at=now,
+            job_id=job.id,
+            created_at=job.created_at,
         )
     try:
         await store.jobs.create_job(job, items, idempotency=idempotency)
@@ -136,7 +164,7 @@ async def create_job(
             raise
         return earlier
     attributes = [
-        SearchAttributePair(JOB_ID, job_id),
+        SearchAttributePair(JOB_ID, job.id),
         SearchAttributePair(JOB_TYPE, plan.job_type.value),
     ]
     attributes.append(SearchAttributePair(JOB_STATUS, JobStatus.PENDING.value))
@@ -145,7 +173,7 @@ async def create_job(
     try:
         await client.start_workflow(
             BatchParentWorkflow.run,
-            BatchParentInput(job_id=job_id),
+            BatchParentInput(job_id=job.id),
             id=job.workflow_id,
             task_queue=settings.task_queue,
             search_attributes=TypedSearchAttributes(attributes),
@@ -156,7 +184,7 @@ async def create_job(
             priority=temporal_priority(plan.priority),
         )
     except RPCError as exc:
-        await store.jobs.delete_job(job_id)
+        await store.jobs.delete_job(job.id)
         if exc.status == RPCStatusCode.NOT_FOUND:
             raise ConfigError(
                 f"Temporal namespace {client.namespace!r} not found", field="temporal-namespace"

@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 import asyncpg
+from temporalio.api.enums.v1 import TimeoutType
 from temporalio.client import Client
 from temporalio.service import RPCError
 
@@ -588,10 +589,13 @@ def items_named(db_file: StoreRef, job_id: str, fragment: str) -> list[tuple[str
 
 
 async def engine_attempts(client: Client, job_id: str, item_ids: list[str]) -> dict[str, int]:
-    """The attempt that ran each item's engine activity to its end (1: no retry).
+    """How many times each item's engine ran, as far as its history shows (1: once).
 
-    Temporal records only the last attempt's ``ActivityTaskStarted`` event, with its
-    attempt number; items whose child workflow never started are left out.
+    Temporal records only the last attempt's ``ActivityTaskStarted`` event of the durable
+    path, with its attempt number. A quick attempt runs inside a workflow task and leaves
+    no event until it ends: one cut off (its worker killed) shows as a workflow task that
+    started and timed out, and counts as one more run. Items whose child workflow never
+    started are left out (0).
     """
     limit = asyncio.Semaphore(16)
 
@@ -602,12 +606,22 @@ async def engine_attempts(client: Client, job_id: str, item_ids: list[str]) -> d
                 history = await handle.fetch_history()
             except RPCError:
                 return item_id, 0
-        attempts = [
-            event.activity_task_started_event_attributes.attempt
+        durable = max(
+            (
+                event.activity_task_started_event_attributes.attempt
+                for event in history.events
+                if event.HasField("activity_task_started_event_attributes")
+            ),
+            default=1,
+        )
+        quick_cut_off = sum(
+            1
             for event in history.events
-            if event.HasField("activity_task_started_event_attributes")
-        ]
-        return item_id, max(attempts, default=0)
+            if event.HasField("workflow_task_timed_out_event_attributes")
+            and event.workflow_task_timed_out_event_attributes.timeout_type
+            == TimeoutType.TIMEOUT_TYPE_START_TO_CLOSE
+        )
+        return item_id, durable + quick_cut_off
 
     return dict(await asyncio.gather(*(attempt_of(item_id) for item_id in item_ids)))
 

@@ -9,6 +9,10 @@ four, a poll takes from a random partition, so at equal priority a late item ove
 however much backlog its partition happens to have less than the others: 0 to 12 of 36
 items in runs here, which made the control useless. One partition is strict first come,
 first served within a priority, so both runs measure the priority and nothing else.
+
+A job normally starts with a narrow window of children that widens while the engines
+keep up, which keeps its backlog in the task queue short; here each job starts at full
+width (``initial_concurrent_children``), so the early job's backlog is all its items.
 """
 
 from __future__ import annotations
@@ -94,7 +98,10 @@ async def test_high_priority_items_of_a_later_job_run_before_an_earlier_backlog(
     # task): one lane, so the order the queue hands work out is the order items end.
     monkeypatch.setattr(processor, "QUICK_MAX_BYTES", -1)
     async with make_stack(
-        engine=slow_engine, max_concurrent_workflow_tasks=2, max_concurrent_activities=1
+        engine=slow_engine,
+        max_concurrent_workflow_tasks=2,
+        max_concurrent_activities=1,
+        initial_concurrent_children=EARLY_ITEMS,
     ) as stack:
         overtaken = await _race(stack, tmp_path, "high")
         waited = await _race(stack, tmp_path, "low")
