@@ -5,9 +5,11 @@ from __future__ import annotations
 import asyncio
 import os
 import pty
+import select
 import signal
 import subprocess
 import sys
+import time
 import uuid
 from pathlib import Path
 
@@ -99,23 +101,21 @@ async def test_make_up_stack_serves_the_starter_and_stops_on_ctrl_c(tmp_path: Pa
     try:
         folder = tmp_path / "docs"
         write_text_files(folder, 4)
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{api_port}") as http:
+
+            async def stack_up() -> bool:  # the API starts once the server and worker are
+                try:
+                    return (await http.get("/health")).status_code == 200
+                except httpx.TransportError:
+                    return False
+
+            await wait_until(stack_up, timeout=PROCESS_TIMEOUT)
         run = await asyncio.create_subprocess_exec(
             sys.executable, "starter.py", "run", str(folder), "--json",
             cwd=REPO_ROOT, env=env,
             stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
         )  # fmt: skip
-        # The starter connects once the dev server answers; retry until the stack is up.
         stdout, stderr = await asyncio.wait_for(run.communicate(), PROCESS_TIMEOUT)
-        for _ in range(20):
-            if run.returncode == 0:
-                break
-            await asyncio.sleep(1)
-            run = await asyncio.create_subprocess_exec(
-                sys.executable, "starter.py", "run", str(folder), "--json",
-                cwd=REPO_ROOT, env=env,
-                stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
-            )  # fmt: skip
-            stdout, stderr = await asyncio.wait_for(run.communicate(), PROCESS_TIMEOUT)
         assert run.returncode == 0, stderr.decode()
         assert b'"status": "completed"' in stdout
         # The API runs beside the worker, with the development key.
@@ -138,6 +138,21 @@ async def test_make_up_stack_serves_the_starter_and_stops_on_ctrl_c(tmp_path: Pa
     reader = asyncio.open_connection("127.0.0.1", port)
     with pytest.raises(ConnectionRefusedError):
         await asyncio.wait_for(reader, 2)
+
+
+def _read_until(fd: int, marker: bytes, timeout: float = PROCESS_TIMEOUT) -> bytes:
+    """Read a process's output until ``marker`` shows (a prompt, say); what was read."""
+    seen = b""
+    deadline = time.monotonic() + timeout
+    while marker not in seen:
+        remaining = deadline - time.monotonic()
+        assert remaining > 0, f"no {marker!r} after {timeout} s: {seen[-2000:]!r}"
+        ready, _, _ = select.select([fd], [], [], remaining)
+        if ready:
+            chunk = os.read(fd, 65536)
+            assert chunk, f"the process closed its output before {marker!r}: {seen[-2000:]!r}"
+            seen += chunk
+    return seen
 
 
 async def _start_interruptible_run(
@@ -189,7 +204,8 @@ async def test_ctrl_c_and_yes_cancels_the_job(tmp_path: Path) -> None:
     controller, terminal = pty.openpty()
     process, _, store = await _start_interruptible_run(tmp_path, stdin=terminal)
     try:
-        await asyncio.sleep(0.5)  # let the prompt appear before answering it
+        assert process.stdout is not None
+        await asyncio.to_thread(_read_until, process.stdout.fileno(), b"Cancel job")
         os.write(controller, b"y\n")
         _, stderr = await asyncio.to_thread(process.communicate, timeout=PROCESS_TIMEOUT)
         jobs, _ = await store.jobs.list_jobs()
