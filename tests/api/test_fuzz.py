@@ -22,6 +22,10 @@ async def test_generated_requests_never_cause_a_server_error(api: Api, tmp_path:
         f"{api.base_url}/openapi.json",
         "--checks",
         "not_a_server_error",
+        # /health answers 503 by design when Temporal's health check is slow (a busy
+        # machine): that is its contract, tested in its own tests, not a server error.
+        "--exclude-path",
+        "/health",
         "--header",
         f"Authorization: Bearer {api.key_a}",
         "--max-examples",
