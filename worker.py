@@ -25,6 +25,7 @@ from docbatch.engines.pool import EnginePool
 from docbatch.engines.registry import run_engine
 from docbatch.interceptors import ObservabilityInterceptor
 from docbatch.logging import configure_logging
+from docbatch.loop import run_main
 from docbatch.metrics import TemporalSdkMetrics, item_ended, serve_metrics
 from docbatch.settings import Settings
 from docbatch.store import Store
@@ -152,4 +153,4 @@ async def main(
 
 
 if __name__ == "__main__":
-    asyncio.run(main())
+    run_main(main())

@@ -25,6 +25,7 @@ from bench.engines import ENGINES, noop_engine
 from docbatch.engines.base import EngineRequest
 from docbatch.engines.pool import EnginePool
 from docbatch.logging import configure_logging
+from docbatch.loop import run_main
 from docbatch.settings import Settings
 from docbatch.temporal import connect
 
@@ -66,4 +67,4 @@ if __name__ == "__main__":
     parser.add_argument("--engine", choices=sorted(ENGINES), default="noop")
     parser.add_argument("--ready", type=Path, required=True, help="written once polling")
     arguments = parser.parse_args()
-    asyncio.run(main(arguments.engine, arguments.ready))
+    run_main(main(arguments.engine, arguments.ready))

@@ -4,7 +4,6 @@ and the store, Temporal and blob storage the commands open.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import json
 import logging
@@ -19,6 +18,7 @@ from temporalio.client import Client
 from docbatch.blobs import BlobStore
 from docbatch.errors import ConfigError, ConflictError, DocbatchError, NotFoundError
 from docbatch.logging import configure_logging
+from docbatch.loop import run_main
 from docbatch.models import format_validation_error
 from docbatch.settings import Settings
 from docbatch.store import Store
@@ -45,7 +45,7 @@ class CliError(Exception):
 
 def run_command(coro_fn: Callable[[], Awaitable[_T]]) -> _T:
     try:
-        return asyncio.run(_with_errors(coro_fn))
+        return run_main(_with_errors(coro_fn))
     except CliError as exc:
         err.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(exc.code) from None

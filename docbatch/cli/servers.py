@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import asyncio
-
 from docbatch.cli.common import out
 from docbatch.logging import configure_logging
+from docbatch.loop import run_main
 from docbatch.settings import Settings
 
 
@@ -15,14 +14,14 @@ def dev() -> None:
 
     settings = Settings()
     configure_logging(settings.log_level, settings.log_format)
-    asyncio.run(run_dev(settings, out.print))
+    run_main(run_dev(settings, out.print))
 
 
 def worker() -> None:
     """Run a worker against TEMPORAL_ADDRESS until SIGINT/SIGTERM."""
     import worker as worker_module
 
-    asyncio.run(worker_module.main())
+    run_main(worker_module.main())
 
 
 def api() -> None:
