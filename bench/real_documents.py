@@ -441,11 +441,11 @@ async def main(arguments: argparse.Namespace) -> int:
         "finish.",
         f"Per item: server {per_item['server']:.1f} ms CPU, worker "
         f"{per_item['worker']:.1f} ms, starter.py {1000 * starter_cpu / (total * rounds):.1f} "
-        f"ms; the items' paths: {paths.describe()}. With the engine processes busy (every "
-        "document submitted at once, the job's window of children far wider than 2 "
-        "processes), an item's quick attempt finds no free process and hands the item to "
-        "the durable path: its regular activity adds history events, a task-queue round "
-        "trip and a second workflow task.",
+        f"ms; the items' paths: {paths.describe()}. An item whose quick attempt finds every "
+        "engine process busy queues for the durable path (its regular activity adds "
+        "history events, a task-queue round trip and a second workflow task) and narrows "
+        "the job's adaptive window of children; one too large or slow for the quick "
+        "budget hands its running engine over to it.",
         "Each round: the plain pool, then starter.py over its own distinct copies, then the "
         "plain pool again (the next round's copies); a round's ratio divides by the mean of "
         "the two. docbatch's wall is starter.py's lifetime: its start-up, registering the "
