@@ -17,8 +17,9 @@ item (target ≤ 1.15), all three rates, the CPU each process used per item and 
 of it is above the bare child's, and the history events per item of both (a sample of
 children). ``--profile`` adds one more docbatch run on the persistent server with py-spy
 recording the worker (not counted in the other figures) and splits the worker's CPU per
-item by component, plus what py-spy cannot see (the SDK's Rust core);
-``--profile-dir`` keeps py-spy's raw stacks and the full summary there.
+item by component, in proportion to py-spy's Python samples (it cannot see into the SDK's
+Rust core or uvloop's C code); ``--profile-dir`` keeps py-spy's raw stacks and the full
+summary there.
 """
 
 from __future__ import annotations

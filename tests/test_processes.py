@@ -101,15 +101,8 @@ async def test_make_up_stack_serves_the_starter_and_stops_on_ctrl_c(tmp_path: Pa
     try:
         folder = tmp_path / "docs"
         write_text_files(folder, 4)
-        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{api_port}") as http:
-
-            async def stack_up() -> bool:  # the API starts once the server and worker are
-                try:
-                    return (await http.get("/health")).status_code == 200
-                except httpx.TransportError:
-                    return False
-
-            await wait_until(stack_up, timeout=PROCESS_TIMEOUT)
+        # The stack starts its API once the dev server and the worker are up.
+        await _wait_healthy(f"http://127.0.0.1:{api_port}")
         run = await asyncio.create_subprocess_exec(
             sys.executable, "starter.py", "run", str(folder), "--json",
             cwd=REPO_ROOT, env=env,
@@ -138,6 +131,19 @@ async def test_make_up_stack_serves_the_starter_and_stops_on_ctrl_c(tmp_path: Pa
     reader = asyncio.open_connection("127.0.0.1", port)
     with pytest.raises(ConnectionRefusedError):
         await asyncio.wait_for(reader, 2)
+
+
+async def _wait_healthy(base_url: str) -> None:
+    """Wait until the API at ``base_url`` answers ``/health`` with 200."""
+    async with httpx.AsyncClient(base_url=base_url) as http:
+
+        async def healthy() -> bool:
+            try:
+                return (await http.get("/health")).status_code == 200
+            except httpx.TransportError:
+                return False
+
+        await wait_until(healthy, timeout=PROCESS_TIMEOUT)
 
 
 def _read_until(fd: int, marker: bytes, timeout: float = PROCESS_TIMEOUT) -> bytes:
@@ -234,14 +240,7 @@ async def test_api_alone_starts_with_python_m_docbatch_api(
     )
     try:
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as http:
-
-            async def healthy() -> bool:
-                try:
-                    return (await http.get("/health")).status_code == 200
-                except httpx.TransportError:
-                    return False
-
-            await wait_until(healthy, timeout=PROCESS_TIMEOUT)
+            await _wait_healthy(f"http://127.0.0.1:{port}")
             listed = await http.get(
                 "/api/v1/beta/directories", headers={"Authorization": "Bearer standalone-key"}
             )
